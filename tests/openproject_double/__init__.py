@@ -1,0 +1,18 @@
+"""A local OpenProject API v3 double for tests, the demo and the benchmark.
+
+    from tests.openproject_double import OpenProjectDouble, Dataset, Fault
+
+    with OpenProjectDouble(Dataset.generate(work_packages=50, seed=1)) as op:
+        ...  # op.url, op.requests, op.store, op.add_fault(Fault("status", path="/work_packages", times=2, status=503))
+
+The behaviour it imitates is described in shared/openproject-api.md; modules: ``data`` (generated
+dataset), ``store`` (live data), ``query`` (paging, filters, sorting, select), ``api`` (routes),
+``faults`` (fault rules), ``server`` (HTTP), ``__main__`` (CLI).
+"""
+
+from .data import Dataset
+from .faults import Fault
+from .server import OpenProjectDouble, RecordedRequest
+from .store import Store
+
+__all__ = ["Dataset", "Fault", "OpenProjectDouble", "RecordedRequest", "Store"]

@@ -1,0 +1,60 @@
+"""Serve a double from the command line until SIGTERM/SIGINT.
+
+    python -m tests.openproject_double --port 0 --work-packages 2000 --seed 1 --api-key KEY
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from .data import Dataset
+from .server import OpenProjectDouble
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, start the double, print its URL, wait for a signal, stop."""
+    parser = argparse.ArgumentParser(prog="python -m tests.openproject_double", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = ephemeral)")
+    parser.add_argument("--work-packages", type=int, default=2000)
+    parser.add_argument("--projects", type=int, default=4)
+    parser.add_argument("--users", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--api-key", default="test-key-for-double")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="sleep per request")
+    parser.add_argument("--per-record-ms", type=float, default=0.0, help="sleep per element returned")
+    parser.add_argument("--max-page-size", type=int, default=1000)
+    parser.add_argument("--no-login-required", action="store_true", help="anonymous fallback without a key")
+    parser.add_argument("--port-file", type=Path, help="write the bound port to this file when ready")
+    args = parser.parse_args(argv)
+
+    dataset = Dataset.generate(work_packages=args.work_packages, projects=args.projects, users=args.users,
+                               seed=args.seed)
+    double = OpenProjectDouble(dataset, api_key=args.api_key, login_required=not args.no_login_required,
+                               max_page_size=args.max_page_size, latency_ms=args.latency_ms,
+                               per_record_ms=args.per_record_ms, port=args.port)
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    double.start()
+    try:
+        if args.port_file:
+            args.port_file.write_text(f"{double.port}\n")
+        print(f"openproject-double listening on {double.url}", flush=True)
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
