@@ -1,0 +1,154 @@
+"""Custom fields: discovered from the instance's schemas, typed into the catalog, listed in their own stream.
+
+Work package custom fields come from the work package schemas of every project/type pair (batched through the
+schemas collection's id filter); projects, time entries, users and versions have one schema each. A field the
+catalog does not know yet still passes through (the schemas allow additional properties) and is warned about
+once, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from dataclasses import dataclass
+
+from tap_openproject.hal import (
+    ANY,
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    DURATION,
+    FORMATTABLE,
+    INTEGER,
+    INTEGER_ARRAY,
+    NUMBER,
+    STRING,
+    STRING_ARRAY,
+)
+
+if t.TYPE_CHECKING:
+    from tap_openproject.client import OpenProjectStream
+
+CUSTOM_FIELD_KEY = re.compile(r"^customField(\d+)$")
+#: Resources with one schema endpoint of their own (/api/v3/<name>/schema).
+SINGLE_SCHEMA_RESOURCES = ("projects", "time_entries", "users", "versions")
+_SCALARS: dict[str, dict[str, t.Any]] = {
+    "String": STRING,
+    "Text": STRING,
+    "Link": STRING,
+    "Formattable": FORMATTABLE,
+    "Integer": INTEGER,
+    "Float": NUMBER,
+    "Boolean": BOOLEAN,
+    "Date": DATE,
+    "DateTime": DATETIME,
+    "Duration": DURATION,
+}
+_SCHEMA_BATCH = 50
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """One custom field as a schema describes it."""
+
+    id: int
+    name: str
+    type: str
+    linked: bool
+
+    @property
+    def key(self) -> str:
+        """The property / link name, customFieldN."""
+        return f"customField{self.id}"
+
+    @property
+    def multi_value(self) -> bool:
+        """`[]CustomOption`, `[]User` ...: several values."""
+        return self.type.startswith("[]")
+
+    def properties(self) -> dict[str, dict[str, t.Any]]:
+        """The catalog columns of this field: the value, or `_id` and `_title` for linked values."""
+        label = f"Custom field '{self.name}' ({self.type})"
+        if self.linked:
+            ids, titles = (INTEGER_ARRAY, STRING_ARRAY) if self.multi_value else (INTEGER, STRING)
+            return {
+                f"{self.key}_id": {**ids, "title": self.name, "description": f"{label}: id(s) of the value(s)"},
+                f"{self.key}_title": {**titles, "title": self.name, "description": f"{label}: title(s)"},
+            }
+        base = _SCALARS.get(self.type.removeprefix("[]"), ANY)
+        if self.multi_value:
+            base = {"type": ["array", "null"], "items": {k: v for k, v in base.items() if k != "type"}}
+        return {self.key: {**base, "title": self.name, "description": label}}
+
+
+def fields_of(schema: dict[str, t.Any]) -> list[CustomField]:
+    """The custom fields a schema resource describes."""
+    found = []
+    for key, entry in schema.items():
+        match = CUSTOM_FIELD_KEY.match(key)
+        if match and isinstance(entry, dict):
+            kind = str(entry.get("type") or "")
+            linked = entry.get("location") == "_links" or kind.removeprefix("[]") not in _SCALARS
+            found.append(CustomField(int(match.group(1)), str(entry.get("name") or key), kind, linked))
+    return found
+
+
+class CustomFieldCatalog:
+    """Which custom fields each resource has, read once per run from the instance."""
+
+    def __init__(self, fields: dict[str, dict[int, CustomField]]) -> None:
+        self.fields = fields
+
+    @classmethod
+    def discover(cls, client: OpenProjectStream) -> CustomFieldCatalog:
+        """Read the schemas through `client`'s request path (retries, breaker, auth)."""
+        fields: dict[str, dict[int, CustomField]] = {}
+        for resource in SINGLE_SCHEMA_RESOURCES:
+            schema = client.fetch_optional(f"/{resource}/schema")
+            if schema is not None:
+                fields[resource] = {f.id: f for f in fields_of(schema)}
+        fields["work_packages"] = {f.id: f for f in _work_package_fields(client)}
+        return cls(fields)
+
+    def properties(self, resource: str) -> dict[str, dict[str, t.Any]]:
+        """Catalog columns for the custom fields of a resource."""
+        columns: dict[str, dict[str, t.Any]] = {}
+        for field in sorted(self.fields.get(resource, {}).values(), key=lambda f: f.id):
+            columns.update(field.properties())
+        return columns
+
+    def records(self) -> list[dict[str, t.Any]]:
+        """One row per custom field, for the custom_fields stream."""
+        rows: dict[int, dict[str, t.Any]] = {}
+        for resource, fields in sorted(self.fields.items()):
+            for field in fields.values():
+                row = rows.setdefault(
+                    field.id,
+                    {
+                        "id": field.id,
+                        "key": field.key,
+                        "name": field.name,
+                        "field_format": field.type.removeprefix("[]"),
+                        "multi_value": field.multi_value,
+                        "linked": field.linked,
+                        "resources": [],
+                    },
+                )
+                row["resources"].append(resource)
+        return [rows[i] for i in sorted(rows)]
+
+
+def _work_package_fields(client: OpenProjectStream) -> list[CustomField]:
+    pairs: list[str] = []
+    for project_id in client.collection_ids("/projects"):
+        for type_ in client.fetch_optional_elements(f"/projects/{project_id}/types"):
+            pairs.append(f"{project_id}-{type_['id']}")
+    found: dict[int, CustomField] = {}
+    for start in range(0, len(pairs), _SCHEMA_BATCH):
+        batch = pairs[start : start + _SCHEMA_BATCH]
+        filters = json.dumps([{"id": {"operator": "=", "values": batch}}], separators=(",", ":"))
+        for schema in client.fetch_optional_elements("/work_packages/schemas", {"filters": filters}):
+            for field in fields_of(schema):
+                found.setdefault(field.id, field)
+    return list(found.values())

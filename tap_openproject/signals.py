@@ -1,0 +1,50 @@
+"""SIGINT/SIGTERM handling that never tears a Singer message in half.
+
+The SDK's handler writes state from inside the signal handler and exits 0. Writing to stdout from a signal
+handler can interrupt a write already in progress, and exit 0 makes a killed run look successful. Here the handler
+does no I/O: outside a message write it raises `Interrupted` at once; during one, it lets the line finish and
+raises right after. The tap then writes the last state on its normal way out and exits 128 + signal.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.io_base import SingerWriter
+
+from tap_openproject.errors import Interrupted
+
+
+class SignalGuard:
+    """Tracks whether a message is being written and whether a signal is waiting for that to end."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.writing = False
+
+    def handle(self, signum: int) -> None:
+        """Called from the signal handler."""
+        self.pending = signum
+        if not self.writing:
+            raise Interrupted(signum)
+
+    def clear(self) -> None:
+        """The interruption is being handled: let the final state through."""
+        self.pending = None
+
+
+GUARD = SignalGuard()
+
+
+class GuardedSingerWriter(SingerWriter):
+    """The SDK's writer, with each message written whole before a pending signal takes effect."""
+
+    def write_message(self, message: t.Any) -> None:  # noqa: ANN401 - the SDK's signature
+        """Write one message; raise a signal that arrived meanwhile only once the line is complete."""
+        GUARD.writing = True
+        try:
+            super().write_message(message)
+        finally:
+            GUARD.writing = False
+        if GUARD.pending is not None:
+            raise Interrupted(GUARD.pending)

@@ -1,0 +1,54 @@
+"""The streams, one module per domain; STREAM_TYPES is the tap's catalog in order."""
+
+from __future__ import annotations
+
+from tap_openproject.streams.people import GroupsStream, PlaceholderUsersStream, PrincipalsStream, UsersStream
+from tap_openproject.streams.projects import (
+    CategoriesStream,
+    DocumentsStream,
+    MeetingsStream,
+    MembershipsStream,
+    NewsStream,
+    ProjectsStream,
+    VersionsStream,
+)
+from tap_openproject.streams.reference import (
+    CustomFieldsStream,
+    PrioritiesStream,
+    RolesStream,
+    StatusesStream,
+    TypesStream,
+)
+from tap_openproject.streams.work import (
+    ActivitiesStream,
+    AttachmentsStream,
+    RelationsStream,
+    TimeEntriesStream,
+    WorkPackagesStream,
+)
+
+STREAM_TYPES = (
+    ProjectsStream,
+    CategoriesStream,
+    WorkPackagesStream,
+    ActivitiesStream,
+    AttachmentsStream,
+    RelationsStream,
+    TimeEntriesStream,
+    MembershipsStream,
+    VersionsStream,
+    NewsStream,
+    DocumentsStream,
+    MeetingsStream,
+    UsersStream,
+    GroupsStream,
+    PlaceholderUsersStream,
+    PrincipalsStream,
+    StatusesStream,
+    TypesStream,
+    PrioritiesStream,
+    RolesStream,
+    CustomFieldsStream,
+)
+
+__all__ = ["STREAM_TYPES"]

@@ -1,0 +1,57 @@
+"""Users, groups, placeholder users, and principals (all three, as far as the token may see)."""
+
+from __future__ import annotations
+
+from tap_openproject.client import OpenProjectStream
+from tap_openproject.hal import BOOLEAN, DATETIME, STRING, RecordShape
+
+_TIMESTAMPS = {"createdAt": DATETIME, "updatedAt": DATETIME}
+
+
+class UsersStream(OpenProjectStream):
+    """All users; needs an admin token (others get 403 and the stream is skipped with a warning)."""
+
+    name = "users"
+    path = "/users"
+    shape = RecordShape(
+        properties={
+            "login": STRING,
+            "firstName": STRING,
+            "lastName": STRING,
+            "name": STRING,
+            "email": STRING,
+            "admin": BOOLEAN,
+            "avatar": STRING,
+            "status": STRING,
+            "language": STRING,
+            "identityUrl": STRING,
+            **_TIMESTAMPS,
+        },
+        custom_fields=True,
+    )
+
+
+class GroupsStream(OpenProjectStream):
+    """Groups and their members."""
+
+    name = "groups"
+    path = "/groups"
+    shape = RecordShape(properties={"name": STRING, **_TIMESTAMPS}, multi_links=("members",))
+
+
+class PlaceholderUsersStream(OpenProjectStream):
+    """Placeholder users (need member-management rights)."""
+
+    name = "placeholder_users"
+    path = "/placeholder_users"
+    shape = RecordShape(properties={"name": STRING, **_TIMESTAMPS})
+
+
+class PrincipalsStream(OpenProjectStream):
+    """Users, groups and placeholder users visible to the token, also without admin rights."""
+
+    name = "principals"
+    path = "/principals"
+    shape = RecordShape(
+        properties={"name": STRING, "login": STRING, "email": STRING, "status": STRING, **_TIMESTAMPS},
+    )

@@ -1,0 +1,164 @@
+"""Work packages and what hangs off them: activities (journals), attachments, relations, time entries."""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_openproject.client import OpenProjectStream
+from tap_openproject.hal import (
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    DURATION,
+    FORMATTABLE,
+    INTEGER,
+    STRING,
+    RecordShape,
+)
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class WorkPackagesStream(OpenProjectStream):
+    """All work packages, open and closed (the request always carries `filters`)."""
+
+    name = "work_packages"
+    path = "/work_packages"
+    replication_key = "updatedAt"
+    is_sorted = True
+    check_sorted = False  # the bookmark is kept monotonic by OpenProjectStream._increment_stream_state
+    always_send_filters = True
+    project_filter = "project"
+    shape = RecordShape(
+        properties={
+            "lockVersion": INTEGER,
+            "subject": STRING,
+            "description": FORMATTABLE,
+            "scheduleManually": BOOLEAN,
+            "startDate": DATE,
+            "dueDate": DATE,
+            "date": DATE,
+            "derivedStartDate": DATE,
+            "derivedDueDate": DATE,
+            "duration": DURATION,
+            "estimatedTime": DURATION,
+            "derivedEstimatedTime": DURATION,
+            "remainingTime": DURATION,
+            "derivedRemainingTime": DURATION,
+            "spentTime": DURATION,
+            "ignoreNonWorkingDays": BOOLEAN,
+            "position": INTEGER,
+            "storyPoints": INTEGER,
+            "percentageDone": INTEGER,
+            "derivedPercentageDone": INTEGER,
+            "readonly": BOOLEAN,
+            "createdAt": DATETIME,
+            "updatedAt": DATETIME,
+        },
+        links=(
+            "project",
+            "type",
+            "status",
+            "priority",
+            "author",
+            "assignee",
+            "responsible",
+            "version",
+            "category",
+            "budget",
+            "parent",
+        ),
+        multi_links=("ancestors", "children"),
+        custom_fields=True,
+    )
+
+    def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
+        """Activities and attachments are fetched per delivered work package."""
+        return {"work_package_id": record["id"]}
+
+
+class _WorkPackageChild(OpenProjectStream):
+    """A per-work-package collection (there is no global list)."""
+
+    parent_stream_type = WorkPackagesStream
+    # One bookmark for the whole stream, not one per work package: per-parent state grows quadratically.
+    state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+
+
+class ActivitiesStream(_WorkPackageChild):
+    """Journals of each work package (comments and change details), unpaginated per work package."""
+
+    name = "activities"
+    path = "/work_packages/{work_package_id}/activities"
+    shape = RecordShape(
+        properties={
+            "version": INTEGER,
+            "comment": FORMATTABLE,
+            "details": {"type": ["array", "null"], "items": FORMATTABLE},
+            "internal": BOOLEAN,
+            "createdAt": DATETIME,
+            "updatedAt": DATETIME,
+        },
+        links=("workPackage", "user"),
+    )
+
+
+class AttachmentsStream(_WorkPackageChild):
+    """Attachment metadata of each work package (not the file contents)."""
+
+    name = "attachments"
+    path = "/work_packages/{work_package_id}/attachments"
+    shape = RecordShape(
+        properties={
+            "fileName": STRING,
+            "fileSize": INTEGER,
+            "description": FORMATTABLE,
+            "contentType": STRING,
+            "digest": {"type": ["object", "null"], "properties": {"algorithm": STRING, "hash": STRING}},
+            "status": STRING,
+            "createdAt": DATETIME,
+        },
+        links=("container", "author"),
+    )
+
+
+class RelationsStream(OpenProjectStream):
+    """Relations between work packages (follows, blocks, relates ...)."""
+
+    name = "relations"
+    path = "/relations"
+    shape = RecordShape(
+        properties={
+            "name": STRING,
+            "type": STRING,
+            "reverseType": STRING,
+            "description": STRING,
+            "lag": INTEGER,
+            "delay": INTEGER,
+        },
+        links=("from", "to"),
+    )
+
+
+class TimeEntriesStream(OpenProjectStream):
+    """Logged time; `hours` is an ISO 8601 duration."""
+
+    name = "time_entries"
+    path = "/time_entries"
+    replication_key = "updatedAt"
+    is_sorted = True
+    check_sorted = False
+    project_filter = "project"
+    shape = RecordShape(
+        properties={
+            "comment": FORMATTABLE,
+            "spentOn": DATE,
+            "hours": DURATION,
+            "ongoing": BOOLEAN,
+            "createdAt": DATETIME,
+            "updatedAt": DATETIME,
+        },
+        links=("project", "workPackage", "user", "activity"),
+        custom_fields=True,
+    )
