@@ -35,7 +35,7 @@ def config_paths(argv: t.Sequence[str]) -> list[str]:
     return paths
 
 
-def check_config_file(path: str) -> None:
+def check_config_file(path: str) -> dict[str, t.Any]:
     """A config file must exist and hold one JSON object; say so in one line before the SDK tries to read it."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -46,6 +46,7 @@ def check_config_file(path: str) -> None:
         raise ConfigError(f"config file {path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
     if not isinstance(content, dict):
         raise ConfigError(f"config file {path} must hold a JSON object of settings")
+    return content
 
 
 def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
@@ -54,8 +55,11 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     command = TapOpenProject.cli  # sets up the SDK's console logging
     logs.configure()
     try:
+        log_format = "text"
         for path in config_paths(args):
-            check_config_file(path)
+            log_format = check_config_file(path).get("log_format", log_format)
+        logs.configure(log_format if isinstance(log_format, str) else "text")
+        for path in config_paths(args):
             warn_if_readable_by_others(path)
         command.main(args=args, prog_name="tap-openproject", standalone_mode=True)
     except Interrupted as exc:

@@ -333,6 +333,11 @@ class OpenProjectStream(RESTStream[int]):
             self._decorated = self.request_decorator(self._request)
         try:
             response = self._decorated(prepared, context)
+        except requests.exceptions.SSLError:
+            raise SyncError(
+                f"TLS failed for {urlsplit(self.url_base).netloc}: the server's certificate is not trusted or the "
+                "handshake failed (not retried). Fix the certificate, or point REQUESTS_CA_BUNDLE at your CA bundle"
+            ) from None
         except (RetriableAPIError, *RETRIABLE[2:]) as exc:
             tries = self.backoff_max_tries()
             full_path = urlsplit(url).path

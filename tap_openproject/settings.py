@@ -151,6 +151,8 @@ SDK_SETTING_NAMES = frozenset(
         "faker_config",
         "flattening_enabled",
         "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
         "batch_config",
         "emit_activate_version_messages",
     }

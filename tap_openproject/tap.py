@@ -11,6 +11,7 @@ from pathlib import PurePath
 
 from singer_sdk import Tap
 from singer_sdk.helpers._util import read_json_file
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import StateMessage
 
 from tap_openproject import logs
@@ -45,6 +46,16 @@ class TapOpenProject(Tap):
 
     #: Discovery reads the instance's custom fields, so --discover validates the configuration first.
     dynamic_catalog = True
+    #: What this tap is tested for (the SDK's default list also claims BATCH and ACTIVATE_VERSION).
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [  # type: ignore[misc]
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     name = "tap-openproject"
     package_name = PACKAGE_NAME
@@ -83,15 +94,19 @@ class TapOpenProject(Tap):
         self._authenticated = False
         self._count_lock = threading.Lock()
         self._custom_fields: CustomFieldCatalog | None = None
-        super().__init__(
-            config=resolved,
-            catalog=catalog,
-            state=state,
-            parse_env_config=False,
-            validate_config=validate_config,
-            setup_mapper=setup_mapper,
-            **kwargs,
-        )
+        try:  # building the catalog already talks to the server (probe, custom fields)
+            super().__init__(
+                config=resolved,
+                catalog=catalog,
+                state=state,
+                parse_env_config=False,
+                validate_config=validate_config,
+                setup_mapper=setup_mapper,
+                **kwargs,
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def discover_streams(self) -> list[Stream]:
         """Every stream of the catalog (custom fields are read from the instance first)."""

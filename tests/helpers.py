@@ -92,12 +92,12 @@ def run_sync(
     clock: FakeClock | None = None,
 ) -> SyncResult:
     """Sync in process, as the CLI would (probe, streams, last state on failure); errors are returned."""
-    catalog = catalog_for(config, streams) if streams is not None else None
     out = io.StringIO()
     error: BaseException | None = None
     tap = None
     with contextlib.redirect_stdout(out):
         try:
+            catalog = catalog_for(config, streams) if streams is not None else None
             tap = TapOpenProject(config=config, state=state, catalog=catalog, clock=clock or FakeClock())
             tap.run()
         except (TapOpenProjectError, Interrupted) as exc:

@@ -55,7 +55,8 @@ def test_discover_then_sync_with_catalog_and_state(op, tmp_path):
     messages = parse_messages(first.stdout)
     streams = {m["stream"] for m in messages if m["type"] == "RECORD"}
     assert streams == {"work_packages", "statuses"}
-    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert messages[-1]["type"] == "STATE", "the README tells standalone users to take the last line as state"
+    state = messages[-1]["value"]
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(state))
 

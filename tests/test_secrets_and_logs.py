@@ -86,7 +86,7 @@ def test_log_format_setting_in_the_config_file(op, tmp_path):
 
     assert result.returncode == 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and all(json.loads(line)["run_id"] for line in lines[1:])
+    assert lines and all(json.loads(line)["run_id"] for line in lines)
 
 
 def test_sync_failure_exits_1_with_one_line(op, tmp_path):
@@ -99,3 +99,27 @@ def test_sync_failure_exits_1_with_one_line(op, tmp_path):
     assert "Traceback" not in result.stderr
     assert "GET /api/v3/work_packages failed after 1 attempt: 500" in result.stderr
     assert parse_messages(result.stdout)[-1]["type"] == "STATE"
+
+
+def test_a_logging_config_from_meltano_is_respected_and_still_redacted(op, tmp_path):
+    log_config = tmp_path / "logging.json"
+    log_config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"marker": {"format": "MELTANO-FORMAT %(levelname)s %(name)s %(message)s"}},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "marker", "stream": "ext://sys.stderr"}},
+                "root": {"level": "DEBUG", "handlers": ["console"]},
+            }
+        )
+    )
+    op.add_fault(Fault("status", path=r"^/api/v3/statuses$", status=503, times=1))
+    config = write_config(tmp_path, config_for(op))
+
+    result = run_cli(["--config", str(config)], env=clean_env(SINGER_SDK_LOG_CONFIG=str(log_config)))
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("MELTANO-FORMAT") for line in lines)
+    assert leaks(result.stderr) == []
