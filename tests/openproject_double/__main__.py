@@ -1,6 +1,9 @@
 """Serve a double from the command line until SIGTERM/SIGINT.
 
     python -m tests.openproject_double --port 0 --work-packages 2000 --seed 1 --api-key KEY
+
+The benchmark adds ``--prerender all`` (serialise every work package before announcing readiness) and
+``--stats`` (GET /__stats answers request counts).
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from types import FrameType
 
 from .data import Dataset
 from .server import OpenProjectDouble
+
+
+def _count_or_all(text: str) -> int:
+    """A work package count for --prerender; "all" is -1."""
+    return -1 if text == "all" else int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-page-size", type=int, default=1000)
     parser.add_argument("--no-login-required", action="store_true", help="anonymous fallback without a key")
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file when ready")
+    parser.add_argument("--prerender", type=_count_or_all, default=0, metavar="N|all",
+                        help="serialise the first N work packages (or all) before announcing readiness")
+    parser.add_argument("--stats", action="store_true", help="answer GET /__stats with request counts")
     args = parser.parse_args(argv)
 
     dataset = Dataset.generate(work_packages=args.work_packages, projects=args.projects, users=args.users,
                                seed=args.seed)
     double = OpenProjectDouble(dataset, api_key=args.api_key, login_required=not args.no_login_required,
                                max_page_size=args.max_page_size, latency_ms=args.latency_ms,
-                               per_record_ms=args.per_record_ms, port=args.port)
+                               per_record_ms=args.per_record_ms, port=args.port, prerender=args.prerender,
+                               stats_endpoint=args.stats)
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

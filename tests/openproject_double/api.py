@@ -6,6 +6,7 @@ records, injects faults and writes bytes.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from .resources import UTC, epoch_seconds, id_from_href, parse_datetime
 
 if TYPE_CHECKING:
     from .server import OpenProjectDouble
+    from .store import Store
 
 HAL_JSON = "application/hal+json; charset=utf-8"
 CORE_VERSION = "15.4.0"
@@ -54,6 +56,7 @@ class Reply:
     content_type: str = HAL_JSON
     headers: dict[str, str] = field(default_factory=dict)
     elements: int = 0
+    ids: list[int] | None = None  # ids of a collection page's elements (recorded on the request)
 
 
 def error_reply(error: ApiError) -> Reply:
@@ -223,6 +226,12 @@ def _route(op: "OpenProjectDouble", path: str, query: dict[str, str], caller: Ca
         return _single(op, "time_entry_activities", int(parts[2]), caller, path)
     if len(parts) == 1 and parts[0] in ENDPOINTS:
         return _collection(op, ENDPOINTS[parts[0]], path, query, caller)
+    if len(parts) == 2 and parts[0] == "projects" and not parts[1].isdigit():  # /projects/{identifier}
+        with store.lock:
+            found = [p["id"] for p in store.collection("projects").values() if p.get("identifier") == parts[1]]
+        if not found:
+            raise not_found(path)
+        return _single(op, "projects", found[0], caller, path)
     if len(parts) == 2 and parts[0] in SINGLE and parts[1].isdigit():
         return _single(op, SINGLE[parts[0]], int(parts[1]), caller, path)
     if parts == ["project_statuses", "on_track"]:
@@ -323,6 +332,8 @@ def _read_query(op: "OpenProjectDouble", query: dict[str, str], fields: dict[str
     predicates = [] if fields is None or filters_raw is None else parse_filters(
         filters_raw, fields, op.store.now(), OPEN_STATUS_IDS)
     order = parse_sort(query["sortBy"], sorts) if sorts is not None and query.get("sortBy") else []
+    if "select" in query and op.rejects_select:
+        raise ApiError(400, "InvalidSignal", "The properties 'elements/id' are not supported for select.")
     selection = parse_select(query["select"]) if select and op.supports_select and "select" in query else None
     return predicates, order, selection
 
@@ -367,7 +378,9 @@ def _paged(op: "OpenProjectDouble", type_name: str, path: str, query: dict[str, 
                                 "offset": offset}
         if selection.properties & {"elements", "elements/*", "elements/id", "*"}:
             body["_embedded"] = {"elements": [{"id": _id_of(i)} for i in page]}
-        return _json(body, elements=len(page))
+        reply = _json(body, elements=len(page))
+        reply.ids = [_id_of(i) for i in page]
+        return reply
     body = {"_type": type_name, "total": total, "count": len(page), "pageSize": size, "offset": offset,
             "_embedded": {"elements": _ELEMENTS_TOKEN}, "_links": _page_links(path, query, offset, size, total)}
     if extra is not None:
@@ -378,7 +391,7 @@ def _paged(op: "OpenProjectDouble", type_name: str, path: str, query: dict[str, 
         elements = json.dumps(page, separators=(",", ":"), ensure_ascii=False)
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     text = text.replace(json.dumps(_ELEMENTS_TOKEN), elements, 1)
-    return Reply(200, text.encode(), elements=len(page))
+    return Reply(200, text.encode(), elements=len(page), ids=[_id_of(i) for i in page])
 
 
 def _id_of(item: Any) -> int:
@@ -389,8 +402,8 @@ def _id_of(item: Any) -> int:
 def _work_packages(op: "OpenProjectDouble", path: str, query: dict[str, str], caller: Caller,
                    project_id: int | None) -> Reply:
     filters_raw = query.get("filters", query.get("filter"))  # only work packages read the singular form
-    predicates, order, selection = _read_query(op, query, WP_FILTERS, wp_sorts(op.store.seed), True,
-                                                  filters_raw)
+    sorts = wp_sorts(op.store.seed)
+    predicates, order, selection = _read_query(op, query, WP_FILTERS, sorts, True, filters_raw)
     if filters_raw is None:  # the server's default query: status is open
         predicates = [lambda r: r.status_id in OPEN_STATUS_IDS]
     store = op.store
@@ -403,15 +416,56 @@ def _work_packages(op: "OpenProjectDouble", path: str, query: dict[str, str], ca
             checks.append(lambda r: r.project_id in projects)
         if caller.anonymous:
             checks.append(lambda r: store.project_is_public(r.project_id))
-        rows: list[WorkPackageRow] = list(store.rows.values())
+        rows, checks = _indexed_rows(store, checks, order, query.get("sortBy", ""), sorts["updatedAt"])
         for check in checks:  # one pass per predicate: cheaper than all(...) per row on 10^5 rows
             rows = [r for r in rows if check(r)]
-        if order:
-            rows = apply_sort(rows, order, lambda r: r.id, default_descending=False)
-        elif any(a.id > b.id for a, b in zip(rows, rows[1:])):  # rows are kept in id order; cheap check
-            rows.sort(key=lambda r: r.id)
     return _paged(op, "WorkPackageCollection", path, query, rows, selection,
                   lambda page: {"schemas": _schema_collection(op, sorted({(r.project_id, r.type_id) for r in page}))})
+
+
+Check = Callable[[Any], bool]
+
+
+def _indexed_rows(store: "Store", checks: list[Check], order: list[tuple[Callable[[Any], Any], bool]],
+                  sort_raw: str, updated_at_key: Callable[[Any], Any]) -> tuple[list[WorkPackageRow], list[Check]]:
+    """Every work package in the requested order, and the checks still to apply (under the store lock).
+
+    Filtering commutes with a stable sort, so the ordering is computed once per store version and cached. When
+    the leading sort key is updatedAt, an updatedAt range filter is a contiguous slice of that ordering, found
+    by bisection: the keyset pages a tap asks for cost O(log n) here instead of a pass over 10^5 rows, so
+    server cost, not the double's CPU, dominates a benchmark. The result is identical to filter-then-sort.
+    """
+    cache = store.query_cache
+    key = ("order", sort_raw) if order else ("id",)
+    ordered: list[WorkPackageRow] | None = cache.get(key)
+    if ordered is None:
+        ordered = list(store.rows.values())
+        if order:
+            ordered = apply_sort(ordered, order, lambda r: r.id, default_descending=False)
+        else:
+            ids = [r.id for r in ordered]
+            if ids != sorted(ids):  # rows are kept in id order; cheap check
+                ordered.sort(key=lambda r: r.id)
+        cache[key] = ordered
+    if not order or order[0][0] is not updated_at_key:
+        return ordered, checks
+    ranged = next((c for c in checks if getattr(c, "datetime_range", ("",))[0] == "updated_at"), None)
+    if ranged is None:
+        return ordered, checks
+    descending = order[0][1]
+    positions: list[int] | None = cache.get(("updated_at", sort_raw))
+    if positions is None:
+        seconds = [WP_FILTERS["updated_at"].get(r) for r in ordered]
+        if None in seconds:
+            return ordered, checks
+        # Ascending for bisect: whole seconds follow the datetime order (negated when it is descending).
+        positions = [-v for v in seconds] if descending else seconds
+        cache[("updated_at", sort_raw)] = positions
+    _, lo, hi = ranged.datetime_range  # type: ignore[attr-defined]
+    if descending:
+        lo, hi = -hi, -lo
+    start, stop = bisect.bisect_left(positions, lo), bisect.bisect_right(positions, hi)
+    return ordered[start:stop], [c for c in checks if c is not ranged]
 
 
 def _with_descendants(op: "OpenProjectDouble", project_id: int) -> set[int]:

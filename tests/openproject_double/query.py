@@ -125,7 +125,10 @@ def _one_filter(name: str, body: Any, fields: dict[str, FilterField], now: datet
     get = field_.get
     if field_.kind == "datetime":
         lo, hi = _datetime_bounds(label, operator, values, now)
-        return lambda item: (lambda v: v is not None and lo <= v <= hi)(get(item))
+        predicate: Any = lambda item: (lambda v: v is not None and lo <= v <= hi)(get(item))  # noqa: E731
+        # (field, lo, hi): lets a caller holding the items sorted by this field answer it by bisection.
+        predicate.datetime_range = (snake(name), lo, hi)
+        return predicate  # type: ignore[no-any-return]
     if field_.kind == "status" and operator in ("o", "c"):
         wanted_open = operator == "o"
         return lambda item: (get(item) in open_statuses) == wanted_open

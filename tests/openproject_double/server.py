@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import sys
 import threading
 import time
@@ -24,6 +26,8 @@ from .store import Store
 #: costs ~20 ms instead of ~200 ms of rendering. Larger datasets render the rest on first request (a
 #: background warm-up thread was tried: it starves request threads of the GIL).
 WARM_SYNC_LIMIT = 3000
+#: Request counters for the benchmark harness (``stats_endpoint=True``): outside /api/v3, not recorded.
+STATS_PATH = "/__stats"
 
 ADMIN_USER_ID = 1
 NON_ADMIN_USER_ID = 4  # the second generated user
@@ -40,14 +44,18 @@ class RecordedRequest:
     status: int = 0
     fault: str | None = None
     at: float = field(default_factory=time.monotonic)
+    element_ids: list[int] | None = None  # ids of the elements a paginated collection answer carried
 
 
 class OpenProjectDouble:
     """A local OpenProject API v3 server over real HTTP, with switchable behaviour and fault injection.
 
     Switches (``admin``, ``login_required``, ``max_page_size``, ``projects_updated_at_filter``,
-    ``supports_select``, ``missing_collections``, ``latency_ms``, ``per_record_ms``, ``on_request`` ...) are
-    plain attributes, read on every request, so tests may flip them while the server runs.
+    ``supports_select``, ``rejects_select``, ``missing_collections``, ``latency_ms``, ``per_record_ms``,
+    ``on_request`` ...) are plain attributes, read on every request, so tests may flip them while the server runs.
+    ``supports_select = False`` imitates a server that ignores ``select`` (full elements); ``rejects_select =
+    True`` one that answers 400 InvalidSignal to it. Each recorded paginated answer keeps the ids it served
+    (``RecordedRequest.element_ids``), so a hook can act on what the client has already been given.
     """
 
     def __init__(self, dataset: Dataset | None = None, api_key: str = "test-key-for-double", *,
@@ -55,7 +63,8 @@ class OpenProjectDouble:
                  projects_updated_at_filter: bool = True, supports_select: bool = True,
                  missing_collections: tuple[str, ...] | list[str] = (), latency_ms: float = 0.0,
                  per_record_ms: float = 0.0, extra_api_keys: dict[str, bool] | None = None,
-                 wrong_key_is_anonymous: bool = True, port: int = 0) -> None:
+                 wrong_key_is_anonymous: bool = True, port: int = 0, prerender: int = 0,
+                 stats_endpoint: bool = False) -> None:
         self.store = Store(dataset or Dataset.generate())
         self.api_key = api_key
         self.login_required = login_required
@@ -63,6 +72,7 @@ class OpenProjectDouble:
         self.max_page_size = max_page_size
         self.projects_updated_at_filter = projects_updated_at_filter
         self.supports_select = supports_select
+        self.rejects_select = False
         self.missing_collections = tuple(missing_collections)
         self.latency_ms = latency_ms
         self.per_record_ms = per_record_ms
@@ -70,6 +80,10 @@ class OpenProjectDouble:
         # With login not required, a wrong key falls back to anonymous (the spec of this double); set False
         # for servers that answer 401 to wrong credentials even then.
         self.wrong_key_is_anonymous = wrong_key_is_anonymous
+        # Work packages serialised before start() returns, beyond the first WARM_SYNC_LIMIT (-1: all), so
+        # that a benchmark measures server cost rather than first renders (~0.2 ms per work package).
+        self.prerender = prerender
+        self.stats_endpoint = stats_endpoint
         self.on_request: Callable[[OpenProjectDouble, RecordedRequest], Any] | None = None
         self.requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
@@ -83,7 +97,11 @@ class OpenProjectDouble:
         """Bind 127.0.0.1 (port 0 = ephemeral) and serve in a daemon thread."""
         if self._server is not None:
             return self
-        self.store.warm(self.store.ids("work_packages")[:WARM_SYNC_LIMIT])
+        ids = self.store.ids("work_packages")
+        self.store.warm(ids[:WARM_SYNC_LIMIT])
+        if self.prerender:
+            stop = None if self.prerender < 0 else self.prerender
+            self.store.prerender(ids[WARM_SYNC_LIMIT:stop])
         server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
         server.daemon_threads = True
         server.block_on_close = False
@@ -134,6 +152,18 @@ class OpenProjectDouble:
         with self._requests_lock:
             self.requests.clear()
 
+    def stats(self) -> dict[str, Any]:
+        """Counts of recorded requests: total, per route (ids replaced by {id}) and per status."""
+        with self._requests_lock:
+            seen = list(self.requests)
+        routes: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        for request in seen:
+            route = _ID_SEGMENT.sub("/{id}", request.path)
+            routes[route] = routes.get(route, 0) + 1
+            statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
+        return {"requests": len(seen), "by_route": routes, "by_status": statuses}
+
     def add_fault(self, fault: Fault) -> Fault:
         """Add a fault rule (checked after earlier ones) and return it."""
         return self.faults.add(fault)
@@ -154,6 +184,9 @@ class OpenProjectDouble:
             return Caller(2, admin=False, anonymous=True)
         raise ApiError(401, "Unauthenticated", "You did not provide the correct credentials.",
                        headers={"WWW-Authenticate": 'Basic realm="OpenProject API"'})
+
+
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
 
 def _key_from_header(authorization: str | None) -> str | None:
@@ -196,6 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)  # keep the connection usable for the next request
         split = urlsplit(self.path)
+        if op.stats_endpoint and split.path == STATS_PATH:
+            body = json.dumps(op.stats()).encode()
+            self._send(RecordedRequest(self.command, split.path, {}, {}), 200, body, "application/json", {})
+            return
         record = RecordedRequest(self.command, split.path, dict(parse_qsl(split.query, keep_blank_values=True)),
                                  dict(self.headers.items()))
         op.record(record)
@@ -211,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if self._apply_fault(op, fault, record):
                     return
             reply = self._reply(op, record)
+            record.element_ids = reply.ids
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
