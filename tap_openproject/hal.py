@@ -45,6 +45,11 @@ def link_id(href: str | None, *, as_string: bool = False) -> int | str | None:
 
 def datetime_value(value: t.Any) -> t.Any:
     """A canonical UTC timestamp string (fixed width, milliseconds) for an API date-time; other values as-is."""
+    if isinstance(value, str) and value.endswith("Z"):  # OpenProject's own forms, without parsing
+        if len(value) == 20 and value[10] == "T":
+            return value[:19] + ".000Z"
+        if len(value) == 24 and value[19] == ".":
+            return value
     if isinstance(value, str) and value:
         try:
             return format_datetime(parse_datetime(value))
@@ -117,10 +122,10 @@ class RecordShape:
     @staticmethod
     def _flatten_custom_fields(element: dict[str, t.Any], links: dict[str, t.Any], record: dict[str, t.Any]) -> None:
         for key, value in element.items():
-            if CUSTOM_FIELD.match(key):
+            if key.startswith("customField") and CUSTOM_FIELD.match(key):
                 record[key] = value
         for key, value in links.items():
-            if not CUSTOM_FIELD.match(key):
+            if not (key.startswith("customField") and CUSTOM_FIELD.match(key)):
                 continue
             if isinstance(value, list):
                 items = [v for v in value if isinstance(v, dict)]

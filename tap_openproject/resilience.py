@@ -97,12 +97,13 @@ class Resilience:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         base_wait: float = 1.0,
+        max_requests_per_second: float | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
         self.breaker_threshold = breaker_threshold
         self.clock = clock or Clock()
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.rng = rng or random.Random()  # noqa: S311 - for jitter, not secrets  # nosec B311
         self.base_wait = base_wait
         self.counters = Counters()
         self._lock = threading.Lock()
@@ -110,17 +111,24 @@ class Resilience:
         self._open = False
         self._last_failure = ""
         self._paused_until = 0.0
+        self._interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
+        self._next_slot = 0.0
 
     # -- circuit breaker ------------------------------------------------------------------------------------
     def before_attempt(self) -> None:
-        """Refuse to send while the breaker is open; wait while the server asked us to pause."""
+        """Refuse to send while the breaker is open; wait while the server asked us to pause, and for this
+        request's slot under max_requests_per_second (slots are handed out in order across threads)."""
         with self._lock:
             if self._open:
                 raise self._open_error()
             self.counters.attempts += 1
-            pause = self._paused_until - self.clock.now()
-        if pause > 0:
-            self.clock.sleep(pause)
+            now = self.clock.now()
+            start = max(now, self._paused_until)
+            if self._interval:
+                start = max(start, self._next_slot)
+                self._next_slot = start + self._interval
+        if start > now:
+            self.clock.sleep(start - now)
 
     def record_success(self) -> None:
         """A request got an answer from a healthy server: the failure streak ends."""
@@ -151,7 +159,11 @@ class Resilience:
         )
 
     # -- waits ----------------------------------------------------------------------------------------------
-    def wait_generator(self, describe: t.Callable[[BaseException], str]) -> t.Generator[float, t.Any, None]:
+    def wait_generator(
+        self,
+        describe: t.Callable[[BaseException], str],
+        on_wait: t.Callable[[float], None] | None = None,
+    ) -> t.Generator[float, t.Any, None]:
         """A `backoff` wait generator that performs each wait itself through the clock and yields 0.
 
         `backoff` would call time.sleep(); waiting here instead makes the wait injectable and lets the
@@ -183,5 +195,7 @@ class Resilience:
                 self.counters.waits.append(wait)
                 self.counters.waited_seconds += wait
             logger.warning("Retrying in %.1f s (%s) after: %s", wait, reason, describe(exception))
+            if on_wait is not None:
+                on_wait(wait)
             self.clock.sleep(wait)
             exception = yield 0.0

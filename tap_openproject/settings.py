@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import stat
 import typing as t
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 
 from tap_openproject.errors import ConfigError
 
@@ -37,7 +39,10 @@ DEFAULTS: dict[str, t.Any] = {
     "circuit_breaker_threshold": 5,
     "allow_insecure_http": False,
     "fail_on_unavailable_streams": False,
+    "detect_deletions": False,
     "log_format": "text",
+    "max_concurrency": 8,
+    "progress_interval": 5,
 }
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -80,6 +85,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Project IDs",
         description="Only extract these projects. Sent to the server as a filter wherever the endpoint supports "
         "one; see the README for streams filtered on the client side.",
+    ),
+    th.Property(
+        "project_identifiers",
+        th.ArrayType(th.StringType),
+        title="Project identifiers",
+        description="Only extract these projects, named by identifier (the name in the project's URL). Resolved "
+        "to ids through the API at start-up and merged with project_ids; an unknown identifier stops the run.",
+    ),
+    th.Property(
+        "detect_deletions",
+        th.BooleanType,
+        default=DEFAULTS["detect_deletions"],
+        title="Detect deletions",
+        description="With work_packages: also sweep the ids of all work packages and emit a record "
+        "{id, _sdc_deleted_at} for each one deleted since the last run (the first run sets the baseline).",
     ),
     th.Property(
         "user_agent",
@@ -133,6 +153,35 @@ CONFIG_SCHEMA = th.PropertiesList(
         "instead of skipping it with a warning.",
     ),
     th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        default=8,
+        title="Max concurrency",
+        description="Requests in flight at once (page fetches, time windows, child collections); 1 makes the tap "
+        "fully sequential. Output order and state do not depend on it.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType,
+        title="Max requests per second",
+        description="Optional politeness limit across all concurrent requests.",
+    ),
+    th.Property(
+        "progress_interval",
+        th.NumberType,
+        default=5,
+        title="Progress interval",
+        description="Seconds between progress lines (records so far of the total, percentage, rate, ETA) on "
+        "stderr; 0 turns them off.",
+    ),
+    th.Property(
+        "metrics_path",
+        th.StringType,
+        title="Metrics path",
+        description="Write a Prometheus textfile here at the end of every run (for node-exporter's textfile "
+        "collector): last run time, success, exit code, duration, records, requests, retries, skipped streams.",
+    ),
+    th.Property(
         "log_format",
         th.StringType,
         default=DEFAULTS["log_format"],
@@ -142,6 +191,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
+# The SDK's switch for ACTIVATE_VERSION (it does not add it to the schema itself), described as this tap uses it.
+CONFIG_SCHEMA["properties"]["emit_activate_version_messages"] = {
+    **EMIT_ACTIVATE_VERSION_CONFIG["properties"]["emit_activate_version_messages"],
+    "description": "Emit ACTIVATE_VERSION for full-table streams, so a target can retire rows the source no "
+    "longer has. Never for categories, activities and attachments: a run reads them only for the parents it "
+    "delivers.",
+}
 SETTING_NAMES = frozenset(CONFIG_SCHEMA["properties"])
 #: Settings the SDK adds to every tap (stream maps, flattening, batching ...): known, not ours to validate.
 SDK_SETTING_NAMES = frozenset(
@@ -172,6 +228,11 @@ class Settings(t.NamedTuple):
     project_ids: tuple[int, ...]
     user_agent: str
     fail_on_unavailable_streams: bool
+    max_concurrency: int = 8
+    max_requests_per_second: float | None = None
+    detect_deletions: bool = False
+    #: Project identifiers still to resolve to ids (the tap merges them into project_ids at start-up).
+    project_identifiers: tuple[str, ...] = ()
 
 
 def env_config(environ: Mapping[str, str]) -> dict[str, t.Any]:
@@ -210,10 +271,25 @@ def resolve(raw: Mapping[str, t.Any], environ: Mapping[str, str] | None = None) 
     config["max_retries"] = _number(config, "max_retries", int, minimum=0)
     config["max_retry_wait"] = _number(config, "max_retry_wait", float, minimum=0)
     config["circuit_breaker_threshold"] = _number(config, "circuit_breaker_threshold", int, minimum=1)
+    config["max_concurrency"] = _number(config, "max_concurrency", int, minimum=1)
+    config["progress_interval"] = _number(config, "progress_interval", float, minimum=0)
+    if config.get("metrics_path") is not None and (
+        not isinstance(config["metrics_path"], str) or not config["metrics_path"].strip()
+    ):
+        raise ConfigError("metrics_path must be a file path, e.g. /var/lib/node_exporter/tap_openproject.prom")
+    if config.get("max_requests_per_second") is not None:
+        config["max_requests_per_second"] = _number(
+            config, "max_requests_per_second", float, minimum=0, exclusive=True
+        )
     config["allow_insecure_http"] = _boolean(config, "allow_insecure_http")
     config["fail_on_unavailable_streams"] = _boolean(config, "fail_on_unavailable_streams")
     if config.get("project_ids") is not None:
         config["project_ids"] = _project_ids(config["project_ids"])
+    if config.get("project_identifiers") is not None:
+        config["project_identifiers"] = _project_identifiers(config["project_identifiers"])
+    config["detect_deletions"] = _boolean(config, "detect_deletions")
+    if config.get("emit_activate_version_messages") is not None:
+        config["emit_activate_version_messages"] = _boolean(config, "emit_activate_version_messages")
     if config["log_format"] not in ("text", "json"):
         raise ConfigError("log_format must be 'text' or 'json'")
     if "user_agent" in config and (not isinstance(config["user_agent"], str) or not config["user_agent"].strip()):
@@ -234,6 +310,10 @@ def settings_of(config: Mapping[str, t.Any], default_user_agent: str) -> Setting
         project_ids=tuple(config.get("project_ids") or ()),
         user_agent=config.get("user_agent") or default_user_agent,
         fail_on_unavailable_streams=config["fail_on_unavailable_streams"],
+        max_concurrency=config["max_concurrency"],
+        detect_deletions=config["detect_deletions"],
+        project_identifiers=tuple(config.get("project_identifiers") or ()),
+        max_requests_per_second=config.get("max_requests_per_second"),
     )
 
 
@@ -383,6 +463,28 @@ def _project_ids(value: t.Any) -> list[int]:
             raise ConfigError("project_ids must contain positive whole numbers (project ids, not identifiers)")
         ids.append(number)
     return sorted(set(ids))
+
+
+#: What OpenProject accepts as a project identifier (lower-case letters, digits, dashes, underscores).
+_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+def _project_identifiers(value: t.Any) -> list[str]:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+        except ValueError:
+            value = None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError('project_identifiers must be a non-empty list of identifiers, e.g. ["my-project"]')
+    for identifier in value:
+        if not _IDENTIFIER.match(identifier):
+            raise ConfigError(
+                f"project_identifiers: {identifier!r} is not a project identifier (lower-case letters, digits, "
+                "'-' and '_', as in the project's URL)"
+            )
+    return sorted(set(value))
 
 
 def warn_if_readable_by_others(path: str | os.PathLike[str]) -> None:

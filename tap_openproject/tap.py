@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import collections
+import contextlib
+import datetime as dt
+import email.utils
 import json
 import sys
 import threading
+import time
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
+from urllib.parse import quote, urlsplit
 
 from singer_sdk import Tap
 from singer_sdk.helpers._util import read_json_file
@@ -15,13 +20,29 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.singerlib import StateMessage
 
 from tap_openproject import logs
-from tap_openproject.client import _BODY, ApiKeyAuth, OpenProjectHTTPError, OpenProjectStream, ScopedSession, auth_error_for
+from tap_openproject.client import (
+    _BODY,
+    ApiKeyAuth,
+    OpenProjectHTTPError,
+    OpenProjectStream,
+    ScopedSession,
+    auth_error_for,
+)
 from tap_openproject.custom_fields import CustomFieldCatalog
-from tap_openproject.errors import AuthError, ConfigError, Interrupted, SyncError
+from tap_openproject.errors import (
+    EXIT_OK,
+    EXIT_SYNC_FAILED,
+    AuthError,
+    ConfigError,
+    Interrupted,
+    SyncError,
+    TapOpenProjectError,
+)
 from tap_openproject.hal import STRING, RecordShape
+from tap_openproject.observability import RunStats, log_counters, write_textfile
 from tap_openproject.resilience import Clock, Resilience
+from tap_openproject.settings import CONFIG_SCHEMA, ENV_PREFIX, SETTING_NAMES, format_datetime, resolve, settings_of
 from tap_openproject.signals import GUARD, GuardedSingerWriter
-from tap_openproject.settings import CONFIG_SCHEMA, ENV_PREFIX, SETTING_NAMES, resolve, settings_of
 from tap_openproject.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -36,7 +57,7 @@ PACKAGE_NAME = "openproject-singer-tap"
 class _CurrentUser(OpenProjectStream):
     """Not a stream of the catalog: the start-up probe of /users/me, through the same request path."""
 
-    name = "users_me"
+    name = "startup"
     path = "/users/me"
     shape = RecordShape(properties={"login": STRING})
 
@@ -46,11 +67,13 @@ class TapOpenProject(Tap):
 
     #: Discovery reads the instance's custom fields, so --discover validates the configuration first.
     dynamic_catalog = True
-    #: What this tap is tested for (the SDK's default list also claims BATCH and ACTIVATE_VERSION).
+    #: What this tap is tested for (the SDK's default list also claims BATCH). ACTIVATE_VERSION: full-table
+    #: streams only, never the children of an incremental parent (see README, Deletions).
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [  # type: ignore[misc]
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
@@ -85,15 +108,19 @@ class TapOpenProject(Tap):
             max_retry_wait=self.settings.max_retry_wait,
             breaker_threshold=self.settings.circuit_breaker_threshold,
             clock=clock,
+            max_requests_per_second=self.settings.max_requests_per_second,
         )
-        self.session = ScopedSession(self.settings.api_root)
+        self.session = ScopedSession(self.settings.api_root, pool_size=self.settings.max_concurrency + 2)
+        self._executor: ThreadPoolExecutor | None = None
         self.auth = ApiKeyAuth(self.settings.api_key)
-        self.requests_per_stream: collections.Counter[str] = collections.Counter()
+        self.stats = RunStats(clock=self.resilience.clock, progress_interval=resolved["progress_interval"])
+        self._metrics_path: str | None = resolved.get("metrics_path")
         self.unavailable: dict[str, str] = {}
         self._auth_lock = threading.Lock()
         self._authenticated = False
-        self._count_lock = threading.Lock()
         self._custom_fields: CustomFieldCatalog | None = None
+        #: Bookmarks never move past this (the sync's start, by the server's clock when it is earlier).
+        self.bookmark_cap: str | None = None
         try:  # building the catalog already talks to the server (probe, custom fields)
             super().__init__(
                 config=resolved,
@@ -140,18 +167,41 @@ class TapOpenProject(Tap):
             except OpenProjectHTTPError as exc:
                 raise auth_error_for(exc.status, str(exc).removesuffix(" for GET /api/v3/users/me")) from None
             me = getattr(response, _BODY)
+            self.bookmark_cap = _sync_start(response.headers.get("Date"))
             if not isinstance(me, dict) or not me.get("login"):
                 raise AuthError(
                     "OpenProject answered as the anonymous user: the API key was not accepted and this instance "
                     "serves public data without login. Check api_key (and that the API's Basic auth is enabled)"
                 )
             self.logger.info("Authenticated to %s as user %s", self.settings.api_root, me.get("id"))
+            self._resolve_project_identifiers(probe)
             self._authenticated = True
+
+    def _resolve_project_identifiers(self, probe: OpenProjectStream) -> None:
+        """project_identifiers -> project ids, merged into project_ids before any stream request."""
+        identifiers = self.settings.project_identifiers
+        if not identifiers:
+            return
+        resolved: dict[str, int] = {}
+        for identifier in identifiers:
+            project = probe.fetch_optional(f"/projects/{quote(identifier, safe='')}")
+            if not isinstance(project, dict) or not isinstance(project.get("id"), int):
+                raise ConfigError(
+                    f"project_identifiers: no project {identifier!r} on {urlsplit(self.settings.api_root).netloc} "
+                    "that this token can see; check the identifier (the last part of the project's URL)"
+                )
+            resolved[identifier] = project["id"]
+        project_ids = tuple(sorted(set(self.settings.project_ids) | set(resolved.values())))
+        self.settings = self.settings._replace(project_ids=project_ids, project_identifiers=())
+        self.logger.info(
+            "Project scope: ids %s (%s)",
+            ", ".join(map(str, project_ids)),
+            ", ".join(f"{name} = {pid}" for name, pid in sorted(resolved.items())),
+        )
 
     def count_request(self, stream_name: str) -> None:
         """Count one successful request (for the end-of-run summary)."""
-        with self._count_lock:
-            self.requests_per_stream[stream_name] += 1
+        self.stats.request(stream_name)
 
     def is_unavailable(self, stream_name: str) -> bool:
         """True once a stream was found missing or forbidden in this run."""
@@ -171,28 +221,60 @@ class TapOpenProject(Tap):
         self.unavailable[stream_name] = reason
         self.logger.warning("Skipping stream %s: %s", stream_name, reason)
 
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The run's request pool (max_concurrency threads), created on first use."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.settings.max_concurrency, thread_name_prefix="openproject"
+            )
+        return self._executor
+
     def close(self) -> None:
-        """Close the HTTP session (every exit path calls this)."""
+        """Stop the request pool and close the HTTP session (every exit path calls this)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         self.session.close()
 
     # -- running ---------------------------------------------------------------------------------------------------
     def run(self) -> None:
         """Probe, sync every selected stream, and always: write the last good state, summarise, close."""
-        failed = True
+        exit_code = EXIT_SYNC_FAILED
         try:
             self.ensure_authenticated()
             self.sync_all()
-            failed = False
-        except Interrupted:
+            exit_code = EXIT_OK
+        except Interrupted as exc:
             GUARD.clear()
+            exit_code = exc.exit_code
+            raise
+        except TapOpenProjectError as exc:
+            exit_code = exc.exit_code
             raise
         finally:
             try:
-                if failed:
+                if exit_code != EXIT_OK:
                     self.write_last_state()
                 self.log_summary()
+                self.write_metrics(exit_code)
             finally:
                 self.close()
+
+    def write_metrics(self, exit_code: int) -> None:
+        """The Prometheus textfile, if metrics_path is set; a failure to write it is logged, never fatal."""
+        if not self._metrics_path:
+            return
+        try:
+            write_textfile(
+                self._metrics_path,
+                stats=self.stats,
+                counters=self.resilience.counters,
+                unavailable=self.unavailable,
+                exit_code=exit_code,
+                finished=time.time(),
+            )
+        except OSError as exc:
+            self.logger.warning("Could not write metrics to %s: %s", self._metrics_path, exc.strerror or exc)
 
     def write_last_state(self) -> None:
         """Emit the state as it stands, as the last message: bookmarks only ever cover delivered records."""
@@ -203,17 +285,21 @@ class TapOpenProject(Tap):
             self.logger.warning("Could not write the last state: stdout is closed")
 
     def log_summary(self) -> None:
-        """Final lines: requests per stream, resilience counters, skipped streams."""
+        """Final lines: one per stream (records, requests, failed attempts, waits, duration), the run's totals
+        and resilience counters (also as METRIC lines), and the skipped streams."""
         counters = self.resilience.counters
+        for line in self.stats.summary_lines(self.unavailable):
+            self.logger.info("Summary %s", line)
         self.logger.info(
-            "Run summary: %d requests (%s); %d retries, %d rate-limit waits, %.1f s waited, breaker %s",
-            sum(self.requests_per_stream.values()),
-            json.dumps(dict(sorted(self.requests_per_stream.items()))),
+            "Run summary: %d records, %d requests; %d retries, %d rate-limit waits, %.1f s waited, breaker %s",
+            sum(s.records for s in self.stats.streams.values()),
+            sum(s.requests for s in self.stats.streams.values()),
             counters.retries,
             counters.rate_limit_waits,
             counters.waited_seconds,
             "open" if self.resilience.is_open else "closed",
         )
+        log_counters(counters)
         if self.unavailable:
             self.logger.warning(
                 "Skipped streams: %s",
@@ -250,6 +336,16 @@ class TapOpenProject(Tap):
         tap.run()
 
 
+def _sync_start(server_date: str | None) -> str:
+    """The sync's start as a canonical timestamp: the earlier of our clock and the server's Date header, so a
+    server whose clock runs behind ours still gets a bookmark at or before its own "now"."""
+    now = dt.datetime.now(dt.timezone.utc)
+    if server_date:
+        with contextlib.suppress(TypeError, ValueError):  # no usable Date header: our clock alone
+            now = min(now, email.utils.parsedate_to_datetime(server_date).astimezone(dt.timezone.utc))
+    return format_datetime(now.replace(microsecond=0))
+
+
 def _read_config(config: dict | PurePath | str | list[PurePath | str] | None) -> dict[str, t.Any]:
     if config is None:
         return {}
@@ -261,7 +357,9 @@ def _read_config(config: dict | PurePath | str | list[PurePath | str] | None) ->
         try:
             merged.update(read_json_file(path))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {type(exc).__name__}; pass a JSON object file") from None
+            raise ConfigError(
+                f"cannot read config file {path}: {type(exc).__name__}; pass a JSON object file"
+            ) from None
     return merged
 
 

@@ -55,7 +55,7 @@ def test_work_package_requests_always_send_filters_and_never_filter(op):
 
 
 def test_page_size_and_page_number_offsets_with_no_extra_empty_request(op):
-    result = run_sync(config_for(op, page_size=7), streams=["relations"])
+    result = run_sync(config_for(op, page_size=7, max_concurrency=1), streams=["relations"])
 
     relation_requests = [r for r in op.requests if r.path == "/api/v3/relations"]
     total = len(op.store.ids("relations"))
@@ -68,7 +68,7 @@ def test_page_size_and_page_number_offsets_with_no_extra_empty_request(op):
 def test_server_page_size_cap_is_read_back(make_double):
     op = make_double(work_packages=260, max_page_size=50)
 
-    result = run_sync(config_for(op, page_size=1000), streams=["work_packages"])
+    result = run_sync(config_for(op, page_size=1000, max_concurrency=1), streams=["work_packages"])
 
     requests = [r for r in op.requests if r.path == "/api/v3/work_packages"]
     assert sorted(result.ids("work_packages")) == op.store.ids("work_packages")

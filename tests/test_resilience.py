@@ -124,7 +124,8 @@ def test_client_errors_are_never_retried(op, status):
     assert isinstance(result.error, SyncError)
     assert str(status) in str(result.error)
     assert clock.sleeps == []
-    assert len(wp_requests(op)) == 2
+    failed = [tuple(sorted(r.query.items())) for r in wp_requests(op) if r.status == status]
+    assert failed and len(failed) == len(set(failed)), "no request is ever sent twice"
 
 
 def test_a_404_mid_stream_is_not_mistaken_for_a_missing_collection(op):
@@ -226,3 +227,34 @@ def test_sessions_are_closed_on_success_and_on_failure(op):
     for result in (ok, failed):
         pools = [adapter.poolmanager.pools for adapter in result.tap.session.adapters.values()]
         assert all(len(p) == 0 for p in pools)
+
+
+class FrozenClock(FakeClock):
+    """Records sleeps without moving time: what another thread would see while one thread waits."""
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def test_a_429_pauses_every_request_not_just_the_one_that_got_it():
+    import requests
+    from singer_sdk.exceptions import RetriableAPIError
+
+    from tap_openproject.resilience import Resilience
+
+    clock = FrozenClock()
+    resilience = Resilience(max_retries=3, max_retry_wait=300, breaker_threshold=5, clock=clock)
+    throttled = requests.Response()
+    throttled.status_code = 429
+    throttled.headers["Retry-After"] = "5"
+    waits = resilience.wait_generator(str)
+    next(waits)
+
+    waits.send(RetriableAPIError("429 Too Many Requests", throttled))  # the thread that got the 429 waits 5 s
+    resilience.before_attempt()  # any other request, from any thread, now waits for the same pause
+    resilience.before_attempt()
+
+    assert clock.sleeps == [5.0, 5.0, 5.0]
+    clock.time += 5
+    resilience.before_attempt()
+    assert clock.sleeps == [5.0, 5.0, 5.0], "after the pause, requests go out at once"

@@ -52,6 +52,11 @@ class CategoriesStream(OpenProjectStream):
     state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
     shape = RecordShape(properties={"name": STRING}, links=("project", "defaultAssignee"))
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: an incremental run reads only the categories of the projects it delivers (see activities)."""
+        return False
+
 
 class MembershipsStream(OpenProjectStream):
     """Who has which roles in which project."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_openproject.client import OpenProjectStream
+from tap_openproject.deletions import DELETED_AT, DeletionDetector
 from tap_openproject.hal import (
     BOOLEAN,
     DATE,
@@ -71,11 +72,31 @@ class WorkPackagesStream(OpenProjectStream):
         ),
         multi_links=("ancestors", "children"),
         custom_fields=True,
+        extra={DELETED_AT: {**DATETIME, "description": "Set only on the record of a deleted work package."}},
     )
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Changed work packages; with detect_deletions, then one `{id, _sdc_deleted_at}` per deleted one."""
+        if not (self._op_tap.settings.detect_deletions and self.selected):  # unselected: records are not written
+            yield from super().get_records(context)
+            return
+        delivered: set[int] = set()
+        for record in super().get_records(context):
+            delivered.add(record["id"])
+            yield record
+        if not self._op_tap.is_unavailable(self.name):
+            yield from DeletionDetector(self).tombstones(self.get_context_state(context), delivered)
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
         """Activities and attachments are fetched per delivered work package."""
         return {"work_package_id": record["id"]}
+
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """A deleted work package has no activities or attachments left to read."""
+        if record.get(DELETED_AT) is None:
+            yield from super().generate_child_contexts(record, context)
 
 
 class _WorkPackageChild(OpenProjectStream):
@@ -84,6 +105,12 @@ class _WorkPackageChild(OpenProjectStream):
     parent_stream_type = WorkPackagesStream
     # One bookmark for the whole stream, not one per work package: per-parent state grows quadratically.
     state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: a run reads only the children of the work packages it delivers, so activating a new table
+        version would retire the children of every other work package."""
+        return False
 
 
 class ActivitiesStream(_WorkPackageChild):
