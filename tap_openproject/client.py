@@ -58,6 +58,10 @@ MAX_BOUNDARY = 10_000
 _BODY = "_openproject_body"
 #: Child collections fetched ahead and not yet read; older ones are dropped (and fetched again if ever read).
 _MAX_PREFETCHED = 256
+#: Pages of records (up to page_size each) in flight or waiting at once: memory stays flat whatever the size of
+#: the instance, and beyond this depth a page-sized response no longer finishes sooner. Small requests (child
+#: collections, rank samples) use the full max_concurrency.
+_PAGES_IN_FLIGHT = 4
 #: Passes over a same-second burst longer than a page (see `_burst`).
 _BURST_PASSES = 3
 
@@ -555,11 +559,15 @@ class OpenProjectStream(RESTStream[int]):
         if parallel and self.concurrency > 1 and page.total and page.page_size:
             last = -(-page.total // page.page_size)
 
-            def fetch(number: int) -> Page:
-                return self._next_page(path, self.page_params(filters=filters, offset=number), context)
+            def fetch(number: int) -> tuple[list[dict[str, t.Any]], Page]:
+                fetched = self._next_page(path, self.page_params(filters=filters, offset=number), context)
+                # Flattened on the worker: a page waiting for its turn holds flat records, not HAL documents.
+                return [self.shape.flatten(e) for e in fetched.elements], fetched
 
-            for page in ordered_map(self._op_tap.executor, fetch, range(2, last + 1), self.concurrency):
-                yield from map(self.shape.flatten, page.elements)
+            depth = min(self.concurrency, _PAGES_IN_FLIGHT)
+            for records, fetched in ordered_map(self._op_tap.executor, fetch, range(2, last + 1), depth):
+                yield from records
+                page = fetched  # the last page decides below whether the collection grew meanwhile
             offset = last
         while not page.is_last:  # sequential, or the collection grew while we read it
             offset += 1
@@ -604,10 +612,13 @@ class OpenProjectStream(RESTStream[int]):
             windows = self._plan_windows(path, base, lower, reached, page.total, page.page_size, context)
 
             def fetch(window: tuple[str, str]) -> list[dict[str, t.Any]]:
-                return list(self._keyset_elements(path, base, window[0], window[1], context))
+                # Flattened on the worker: a window waiting for its turn holds flat records, not HAL documents.
+                elements = self._keyset_elements(path, base, window[0], window[1], context)
+                return [self.shape.flatten(e) for e in elements]
 
-            for elements in ordered_map(self._op_tap.executor, fetch, windows, self.concurrency):
-                yield from self._fresh(elements, emitted)
+            depth = min(self.concurrency, _PAGES_IN_FLIGHT)
+            for records in ordered_map(self._op_tap.executor, fetch, windows, depth):
+                yield from self._fresh(records, emitted, flat=True)
             if windows:
                 reached = windows[-1][1]
         yield from self._fresh(self._keyset_elements(path, base, reached, None, context), emitted)
@@ -713,13 +724,15 @@ class OpenProjectStream(RESTStream[int]):
                 start = second
         return windows
 
-    def _fresh(self, elements: t.Iterable[dict[str, t.Any]], emitted: _Boundary) -> t.Iterator[dict[str, t.Any]]:
+    def _fresh(
+        self, elements: t.Iterable[dict[str, t.Any]], emitted: _Boundary, *, flat: bool = False
+    ) -> t.Iterator[dict[str, t.Any]]:
         """Flattened records, minus versions already emitted in the latest second (by an overlapping page or
         window, or by the previous run). Tracked here, not in the state, because records are read ahead of
         the SDK (child prefetch) and the state only follows what was delivered."""
         key = t.cast("str", self.replication_key)
         for element in elements:
-            record = self.shape.flatten(element)
+            record = element if flat else self.shape.flatten(element)
             if emitted.seen(_second(record[key] or ""), str(record["id"]), _version(record, key)):
                 continue
             yield record

@@ -36,6 +36,8 @@ class SignalGuard:
 
 
 GUARD = SignalGuard()
+#: Bytes of Singer messages gathered before they are written (and always at STATE messages).
+_BLOCK = 256 * 1024
 
 
 class GuardedSingerWriter(MsgSpecWriter):
@@ -49,24 +51,36 @@ class GuardedSingerWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._text_flushed = False
+        self._pending = bytearray()
 
     def write_message(self, message: t.Any) -> None:  # noqa: ANN401 - the SDK's signature
         """Write one message; raise a signal that arrived meanwhile only once the line is complete."""
         GUARD.writing = True
         try:
-            line = self.format_message(message)
             out = sys.stdout
-            binary = getattr(out, "buffer", None)
-            if binary is None:  # a text-only stream (tests redirect stdout to StringIO)
-                out.write(line.decode())
+            if getattr(out, "buffer", None) is None:  # a text-only stream (tests redirect stdout to StringIO)
+                out.write(self.format_message(message).decode())
             else:
-                if not self._text_flushed:  # anything printed through the text layer goes first
-                    out.flush()
-                    self._text_flushed = True
-                binary.write(line)
+                # Records are larger than stdout's 8 KiB buffer, which would pass each one straight to a write
+                # system call; lines are gathered here and written in large blocks instead.
+                self._pending += self.format_message(message)
+                if len(self._pending) >= _BLOCK:
+                    self.flush()
             if isinstance(message, StateMessage):
-                out.flush()
+                self.flush()
         finally:
             GUARD.writing = False
         if GUARD.pending is not None:
             raise Interrupted(GUARD.pending)
+
+    def flush(self) -> None:
+        """Write out the gathered lines and flush stdout (at every STATE message and at the end of a run)."""
+        out = sys.stdout
+        binary = getattr(out, "buffer", None)
+        if binary is not None and self._pending:
+            if not self._text_flushed:  # anything printed through the text layer goes first
+                out.flush()
+                self._text_flushed = True
+            binary.write(self._pending)
+            self._pending.clear()
+        out.flush()

@@ -231,7 +231,11 @@ class TapOpenProject(Tap):
         return self._executor
 
     def close(self) -> None:
-        """Stop the request pool and close the HTTP session (every exit path calls this)."""
+        """Write out buffered messages, stop the request pool and close the HTTP session (every exit path)."""
+        flush = getattr(getattr(self, "message_writer", None), "flush", None)
+        if flush is not None:
+            with contextlib.suppress(OSError, ValueError):  # stdout closed by the target: nothing more to deliver
+                flush()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self.session.close()

@@ -77,9 +77,10 @@ def test_a_field_created_after_discovery_passes_through_with_one_warning(op, cap
     for wp_id in op.store.ids("work_packages")[:3]:
         op.store.update_work_package(wp_id, customField99="new value")
 
-    from tests.helpers import parse_messages  # noqa: F401 - run with the old catalog, as a scheduled job would
     import contextlib
     import io
+
+    from tests.helpers import parse_messages  # noqa: F401 - run with the old catalog, as a scheduled job would
 
     out = io.StringIO()
     with caplog.at_level(logging.WARNING), contextlib.redirect_stdout(out):

@@ -21,7 +21,8 @@ def test_settings_table_matches_about_output():
 
 def test_streams_table_lists_every_stream_with_its_replication(op):
     tap = TapOpenProject(config=config_for(op))
-    rows = dict(re.findall(r"^\| (\w+) \| [^|]+ \| ([^|]+) \|", README.split("## Streams", 1)[1], flags=re.M))
+    section = README.split("## Streams", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (\w+) \| [^|]+ \| ([^|]+) \|", section, flags=re.M))
     rows.pop("Stream")
 
     assert set(rows) == set(tap.streams)

@@ -34,7 +34,7 @@ def test_5xx_burst_is_retried_with_exponential_backoff_and_jitter(op):
 
     assert_complete(result, op)
     assert len(clock.sleeps) == 3
-    for wait, step in zip(clock.sleeps, (1, 2, 4)):
+    for wait, step in zip(clock.sleeps, (1, 2, 4), strict=True):
         assert step / 2 <= wait <= step
     assert [r.status for r in wp_requests(op)][:4] == [503, 503, 503, 200]
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .data import (ANONYMOUS_USER_ID, OPEN_STATUS_IDS, WorkPackageRow, resource_schema, subject_for,
-                   work_package_schema)
+from .data import ANONYMOUS_USER_ID, OPEN_STATUS_IDS, WorkPackageRow, resource_schema, subject_for, work_package_schema
 from .query import (
     ApiError,
     FilterField,
@@ -122,13 +122,13 @@ class Endpoint:
     admin_only: bool = False
     project_link: str | None = None  # link naming the project, for anonymous visibility
 
-    def filter_fields(self, op: "OpenProjectDouble") -> dict[str, FilterField] | None:
+    def filter_fields(self, op: OpenProjectDouble) -> dict[str, FilterField] | None:
         """Filters accepted right now (the projects updatedAt filter depends on a switch)."""
         if self.collection == "projects" and self.filters is not None and not op.projects_updated_at_filter:
             return {k: v for k, v in self.filters.items() if k != "updated_at"}
         return self.filters
 
-    def sort_keys(self, op: "OpenProjectDouble") -> dict[str, Callable[[Any], Any]] | None:
+    def sort_keys(self, op: OpenProjectDouble) -> dict[str, Callable[[Any], Any]] | None:
         """Sort properties accepted right now."""
         if self.collection == "projects" and self.sorts is not None and not op.projects_updated_at_filter:
             return {k: v for k, v in self.sorts.items() if k != "updatedAt"}
@@ -172,7 +172,7 @@ SINGLE = {**{name: name for name in ENDPOINTS if name != "principals"}, "categor
 
 
 # --- the entry point ----------------------------------------------------------------------------------------
-def answer(op: "OpenProjectDouble", method: str, path: str, query: dict[str, str], caller: Caller) -> Reply:
+def answer(op: OpenProjectDouble, method: str, path: str, query: dict[str, str], caller: Caller) -> Reply:
     """The API's answer to an authenticated (or anonymous) request."""
     try:
         if method not in ("GET", "HEAD"):
@@ -182,7 +182,7 @@ def answer(op: "OpenProjectDouble", method: str, path: str, query: dict[str, str
         return error_reply(error)
 
 
-def _route(op: "OpenProjectDouble", path: str, query: dict[str, str], caller: Caller) -> Reply:
+def _route(op: OpenProjectDouble, path: str, query: dict[str, str], caller: Caller) -> Reply:
     for missing in op.missing_collections:
         missing = missing.rstrip("/")
         if path == missing or path.startswith(missing + "/"):
@@ -244,7 +244,7 @@ def _json(value: dict[str, Any], elements: int = 0) -> Reply:
     return Reply(200, _dumps(value), elements=elements)
 
 
-def _root(op: "OpenProjectDouble", caller: Caller) -> dict[str, Any]:
+def _root(op: OpenProjectDouble, caller: Caller) -> dict[str, Any]:
     user = op.store.get("users", caller.user_id) if not caller.anonymous else None
     root: dict[str, Any] = {"_type": "Root", "instanceName": "OpenProject"}
     if caller.admin:
@@ -260,7 +260,7 @@ def _root(op: "OpenProjectDouble", caller: Caller) -> dict[str, Any]:
     return root
 
 
-def _me(op: "OpenProjectDouble", caller: Caller) -> dict[str, Any]:
+def _me(op: OpenProjectDouble, caller: Caller) -> dict[str, Any]:
     if caller.anonymous:
         return {"_type": "User", "id": ANONYMOUS_USER_ID, "name": "Anonymous", "avatar": "",
                 "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-01T00:00:00Z",
@@ -272,7 +272,7 @@ def _me(op: "OpenProjectDouble", caller: Caller) -> dict[str, Any]:
     return user
 
 
-def _single(op: "OpenProjectDouble", collection: str, ident: int, caller: Caller, path: str) -> Reply:
+def _single(op: OpenProjectDouble, collection: str, ident: int, caller: Caller, path: str) -> Reply:
     if collection in ("users", "placeholder_users") and caller.anonymous:
         raise not_found(path)
     if collection == "work_packages":
@@ -296,7 +296,7 @@ def _project_of(collection: str, item: dict[str, Any]) -> int | None:
     return None
 
 
-def _visible_wp(op: "OpenProjectDouble", wp_id: int, caller: Caller, path: str) -> None:
+def _visible_wp(op: OpenProjectDouble, wp_id: int, caller: Caller, path: str) -> None:
     row = op.store.rows.get(wp_id)
     if row is None or (caller.anonymous and not op.store.project_is_public(row.project_id)):
         raise not_found(path)
@@ -326,7 +326,7 @@ def _page_links(path: str, query: dict[str, str], offset: int, size: int, total:
     return links
 
 
-def _read_query(op: "OpenProjectDouble", query: dict[str, str], fields: dict[str, FilterField] | None,
+def _read_query(op: OpenProjectDouble, query: dict[str, str], fields: dict[str, FilterField] | None,
                 sorts: dict[str, Callable[[Any], Any]] | None, select: bool, filters_raw: str | None,
                 ) -> tuple[list[Callable[[Any], bool]], list[tuple[Callable[[Any], Any], bool]], Selection | None]:
     predicates = [] if fields is None or filters_raw is None else parse_filters(
@@ -338,7 +338,7 @@ def _read_query(op: "OpenProjectDouble", query: dict[str, str], fields: dict[str
     return predicates, order, selection
 
 
-def _collection(op: "OpenProjectDouble", endpoint: Endpoint, path: str, query: dict[str, str],
+def _collection(op: OpenProjectDouble, endpoint: Endpoint, path: str, query: dict[str, str],
                 caller: Caller) -> Reply:
     if endpoint.admin_only and not caller.admin:
         what = endpoint.collection.replace("_", " ")
@@ -367,7 +367,7 @@ def _collection(op: "OpenProjectDouble", endpoint: Endpoint, path: str, query: d
     return _paged(op, "Collection", path, query, items, selection, None)
 
 
-def _paged(op: "OpenProjectDouble", type_name: str, path: str, query: dict[str, str], items: list[Any],
+def _paged(op: OpenProjectDouble, type_name: str, path: str, query: dict[str, str], items: list[Any],
            selection: Selection | None, extra: Callable[[list[Any]], dict[str, Any]] | None,
            ) -> Reply:
     offset, size = parse_page(query, op.max_page_size)
@@ -399,7 +399,7 @@ def _id_of(item: Any) -> int:
 
 
 # --- work packages -------------------------------------------------------------------------------------------
-def _work_packages(op: "OpenProjectDouble", path: str, query: dict[str, str], caller: Caller,
+def _work_packages(op: OpenProjectDouble, path: str, query: dict[str, str], caller: Caller,
                    project_id: int | None) -> Reply:
     filters_raw = query.get("filters", query.get("filter"))  # only work packages read the singular form
     sorts = wp_sorts(op.store.seed)
@@ -426,7 +426,7 @@ def _work_packages(op: "OpenProjectDouble", path: str, query: dict[str, str], ca
 Check = Callable[[Any], bool]
 
 
-def _indexed_rows(store: "Store", checks: list[Check], order: list[tuple[Callable[[Any], Any], bool]],
+def _indexed_rows(store: Store, checks: list[Check], order: list[tuple[Callable[[Any], Any], bool]],
                   sort_raw: str, updated_at_key: Callable[[Any], Any]) -> tuple[list[WorkPackageRow], list[Check]]:
     """Every work package in the requested order, and the checks still to apply (under the store lock).
 
@@ -468,7 +468,7 @@ def _indexed_rows(store: "Store", checks: list[Check], order: list[tuple[Callabl
     return ordered[start:stop], [c for c in checks if c is not ranged]
 
 
-def _with_descendants(op: "OpenProjectDouble", project_id: int) -> set[int]:
+def _with_descendants(op: OpenProjectDouble, project_id: int) -> set[int]:
     projects = op.store.collection("projects")
     found = {project_id}
     grew = True
@@ -481,7 +481,7 @@ def _with_descendants(op: "OpenProjectDouble", project_id: int) -> set[int]:
     return found
 
 
-def _schema_collection(op: "OpenProjectDouble", pairs: list[tuple[int, int]]) -> dict[str, Any]:
+def _schema_collection(op: OpenProjectDouble, pairs: list[tuple[int, int]]) -> dict[str, Any]:
     schemas = []
     for project_id, type_id in pairs:
         project, type_ = op.store.get("projects", project_id), op.store.get("types", type_id)
@@ -494,7 +494,7 @@ def _schema_collection(op: "OpenProjectDouble", pairs: list[tuple[int, int]]) ->
             "_links": {"self": {"href": f"/api/v3/work_packages/schemas?{urlencode({'filters': filters})}"}}}
 
 
-def _schemas(op: "OpenProjectDouble", path: str, query: dict[str, str], rest: list[str]) -> Reply:
+def _schemas(op: OpenProjectDouble, path: str, query: dict[str, str], rest: list[str]) -> Reply:
     if len(rest) == 1:
         match = re.fullmatch(r"(\d+)-(\d+)", rest[0])
         if not match:

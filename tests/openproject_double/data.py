@@ -8,9 +8,10 @@ Activities and attachments are derived on demand from the work package id.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from .resources import (
     UNDISCLOSED,
@@ -127,7 +128,7 @@ class Dataset:
 
     @classmethod
     def generate(cls, work_packages: int = 50, projects: int = 4, users: int = 6, seed: int = 1,
-                 groups: int = 2, placeholder_users: int = 2) -> "Dataset":
+                 groups: int = 2, placeholder_users: int = 2) -> Dataset:
         """Describe a dataset; sizes must leave every collection non-empty."""
         if work_packages < 1 or projects < 1 or users < 2 or groups < 1 or placeholder_users < 1:
             raise ValueError("need >= 1 work package, project, group and placeholder user and >= 2 users")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from .resources import UTC, day_start, epoch_seconds, parse_datetime
 
@@ -17,7 +18,7 @@ DATETIME_OPERATORS = ("<>d", "=d", ">t-", "<t-", "t-", "t", "w")
 class ApiError(Exception):
     """An OpenProject error answer: status, errorIdentifier name, message (and embedded errors)."""
 
-    def __init__(self, status: int, name: str, message: str, errors: list["ApiError"] | None = None,
+    def __init__(self, status: int, name: str, message: str, errors: list[ApiError] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.name, self.message = status, name, message

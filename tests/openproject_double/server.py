@@ -10,10 +10,11 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .api import HAL_JSON, Caller, Reply, answer, error_reply
@@ -93,7 +94,7 @@ class OpenProjectDouble:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> "OpenProjectDouble":
+    def start(self) -> OpenProjectDouble:
         """Bind 127.0.0.1 (port 0 = ephemeral) and serve in a daemon thread."""
         if self._server is not None:
             return self
@@ -122,7 +123,7 @@ class OpenProjectDouble:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None
 
-    def __enter__(self) -> "OpenProjectDouble":
+    def __enter__(self) -> OpenProjectDouble:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -34,7 +34,7 @@ _CAMEL_ROW_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at", "lock
 class WorkPackageView(Mapping[int, dict[str, Any]]):
     """``store.work_packages``: a read-only mapping id -> API dict, rendered on first access and cached."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def __getitem__(self, wp_id: int) -> dict[str, Any]:
