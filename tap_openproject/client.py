@@ -502,7 +502,7 @@ class OpenProjectStream(RESTStream[int]):
             super()._write_schema_message()
             self._schema_written = True
 
-    # -- paging ------------------------------------------------------------------------------------------------------
+    # -- writing -----------------------------------------------------------------------------------------------------
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
         """The SDK's RECORD generation, minus work that does nothing here: popping deselected properties when
         the catalog deselects none, and conformance (see TYPE_CONFORMANCE_LEVEL)."""
@@ -525,6 +525,7 @@ class OpenProjectStream(RESTStream[int]):
         super()._write_record_message(record)
         self._op_tap.stats.record(self.name)
 
+    # -- paging ------------------------------------------------------------------------------------------------------
     def _first_page(self, path: str, params: dict[str, t.Any], context: Context | None) -> Page:
         """The first request of a collection decides whether this server has it and lets us read it."""
         try:

@@ -17,9 +17,12 @@ SERVER_SCOPED = {
     "time_entries": ("/api/v3/time_entries", "project"),
     "memberships": ("/api/v3/memberships", "project"),
     "news": ("/api/v3/news", "project_id"),
+    "documents": ("/api/v3/documents", "project_id"),
+    "meetings": ("/api/v3/meetings", "project_id"),
 }
-#: Endpoints without a project filter: restricted on the client side (README, Streams).
-CLIENT_SCOPED = {"versions": "definingProject", "documents": "project", "meetings": "project"}
+#: The versions collection has no project filter (and per-project routes add versions shared from elsewhere):
+#: restricted on the client side by the defining project (README, Streams).
+CLIENT_SCOPED = {"versions": "definingProject"}
 #: Per-parent collections: only the scoped parents' children are requested.
 CHILDREN = {"categories": "projects", "activities": "work_packages", "attachments": "work_packages"}
 SCOPED_STREAMS = [*SERVER_SCOPED, *CLIENT_SCOPED, *CHILDREN]
@@ -40,9 +43,14 @@ def expected_ids(op: t.Any, stream: str) -> list[int]:
         return scoped_wps
     if stream in ("activities", "attachments"):
         return sorted(item["id"] for wp in scoped_wps for item in store.derived(stream, wp))
-    link = {"time_entries": "project", "memberships": "project", "news": "project", "categories": "project"}.get(
-        stream, CLIENT_SCOPED.get(stream)
-    )
+    link = {
+        "time_entries": "project",
+        "memberships": "project",
+        "news": "project",
+        "documents": "project",
+        "meetings": "project",
+        "categories": "project",
+    }.get(stream, CLIENT_SCOPED.get(stream))
     items = store.collection(stream).items()
     return sorted(i for i, item in items if project_of(item, t.cast("str", link)) in SCOPE)
 

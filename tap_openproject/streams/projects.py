@@ -109,11 +109,11 @@ class NewsStream(OpenProjectStream):
 
 
 class DocumentsStream(OpenProjectStream):
-    """Project documents (metadata). Scoped to project_ids on the client side."""
+    """Project documents (metadata)."""
 
     name = "documents"
     path = "/documents"
-    project_column = "project_id"
+    project_filter = "project_id"
     shape = RecordShape(
         properties={"title": STRING, "description": FORMATTABLE, "createdAt": DATETIME},
         links=("project",),
@@ -121,11 +121,11 @@ class DocumentsStream(OpenProjectStream):
 
 
 class MeetingsStream(OpenProjectStream):
-    """Meetings. Scoped to project_ids on the client side."""
+    """Meetings."""
 
     name = "meetings"
     path = "/meetings"
-    project_column = "project_id"
+    project_filter = "project_id"
     shape = RecordShape(
         properties={
             "title": STRING,
