@@ -386,3 +386,35 @@ def _meltano_output(args: list[str], env: dict[str, str]) -> str:
 def _utc(value: str) -> datetime:
     """An ISO 8601 date-time with Z or an offset, as an aware UTC datetime (Python 3.10 parses no Z)."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def test_timestamps_become_timezone_aware_once_and_stay_so(warehouse):
+    """warehouse/postgres_timestamptz.sql turns every timestamp column into `timestamp with time zone` without
+    moving the instants, and the next load keeps that type (runs last: it changes the shared warehouse)."""
+    before = warehouse.cluster.sql(
+        f'SELECT id, extract(epoch FROM "updatedAt" AT TIME ZONE \'UTC\') FROM {SCHEMA}.work_packages ORDER BY id')
+    script = REPO / "warehouse" / "postgres_timestamptz.sql"
+    result = subprocess.run(  # noqa: S603 - our own cluster's psql
+        [str(warehouse.cluster.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"schema={SCHEMA}",
+         "-h", "127.0.0.1", "-p", str(warehouse.cluster.port), "-U", PG_USER, "-d", PG_DATABASE, "-f", str(script)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PGPASSWORD": PG_PASSWORD},
+    )
+    assert result.returncode == 0, result.stderr
+
+    meltano(["run", "tap-openproject", "target-postgres"], warehouse.env, warehouse.log)
+
+    for table in ("work_packages", "projects", "time_entries", "memberships", "users", "activities"):
+        types = warehouse.column_types(table)
+        assert types["updatedAt"] == "timestamp with time zone", table
+        assert types["createdAt"] == "timestamp with time zone", table
+    after = warehouse.cluster.sql(
+        f'SELECT id, extract(epoch FROM "updatedAt") FROM {SCHEMA}.work_packages ORDER BY id')
+    assert after == before, "the same instants, now time-zone aware"
+    for wp_id in warehouse.store.ids("work_packages")[:20]:
+        source = _utc(warehouse.store.get("work_packages", wp_id)["updatedAt"])
+        (landed,) = warehouse.cluster.sql(
+            f"SELECT to_char(\"updatedAt\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+            f"FROM {SCHEMA}.work_packages WHERE id = {wp_id}")[0]
+        assert landed == source.replace(tzinfo=None).isoformat(timespec="microseconds"), wp_id
+    assert warehouse.ids("work_packages") == warehouse.store.ids("work_packages")
