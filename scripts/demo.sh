@@ -28,8 +28,8 @@ export TAP_OPENPROJECT_BASE_URL="http://127.0.0.1:$(cat "$port_file")"
 export TAP_OPENPROJECT_API_KEY=demo-api-key-for-the-local-double
 echo "==> OpenProject double with $WORK_PACKAGES work packages at $TAP_OPENPROJECT_BASE_URL"
 
-echo "==> meltano install"
-"$MELTANO" install >/dev/null
+echo "==> meltano install tap-openproject target-jsonl"
+"$MELTANO" install tap-openproject target-jsonl >/dev/null
 rm -rf output && mkdir -p output
 echo "==> meltano run tap-openproject target-jsonl (log: output/meltano-run.log)"
 if ! "$MELTANO" run --full-refresh tap-openproject target-jsonl > output/meltano-run.log 2>&1; then
