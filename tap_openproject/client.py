@@ -207,6 +207,9 @@ class OpenProjectStream(RESTStream[int]):
     project_filter: t.ClassVar[str | None] = None
     #: Record column to restrict by project on the client side when the endpoint has no such filter.
     project_column: t.ClassVar[str | None] = None
+    #: Collections with no project filter but a per-project route ("/projects/{project_id}/..."): with project_ids,
+    #: only the scoped projects' routes are read (the client-side check on project_column stays for exactness).
+    per_project_path: t.ClassVar[str | None] = None
     #: Work packages: without `filters` the server returns only open ones, so always send it.
     always_send_filters: t.ClassVar[bool] = False
     #: Projects: older servers reject the updatedAt filter (400); fall back to a full-table read.
@@ -463,11 +466,23 @@ class OpenProjectStream(RESTStream[int]):
                 records: t.Iterable[dict[str, t.Any]] = prefetched.result()
             elif self.replication_key:
                 records = self._incremental_records(context)
+            elif self.per_project_path and tap.settings.project_ids:
+                records = self._per_project_records()
             else:
                 records = self._full_table_records(context, self.base_filters(context))
             yield from self._with_child_prefetch(records)
         except _Unavailable as unavailable:
             tap.mark_unavailable(self.name, unavailable.reason, context)
+
+    def _per_project_records(self) -> t.Iterator[dict[str, t.Any]]:
+        """The scoped projects' routes, each element once (a shared version appears under several projects)."""
+        seen: set[t.Any] = set()
+        for project_id in self._op_tap.settings.project_ids:
+            path = t.cast("str", self.per_project_path).format(project_id=project_id)
+            for element in self.fetch_optional_elements(path):
+                if element.get("id") not in seen:
+                    seen.add(element.get("id"))
+                    yield self.shape.flatten(element)
 
     # -- children: fetched ahead, on the pool, consumed in order by the SDK ----------------------------------------
     def prefetch(self, context: Context) -> None:

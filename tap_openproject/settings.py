@@ -83,8 +83,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "project_ids",
         th.ArrayType(th.IntegerType),
         title="Project IDs",
-        description="Only extract these projects. Sent to the server as a filter wherever the endpoint supports "
-        "one; see the README for streams filtered on the client side.",
+        description="Only extract these projects. Every project-scoped stream is restricted on the server side: a "
+        "project filter, per-project routes (versions), or only the scoped parents' children.",
     ),
     th.Property(
         "project_identifiers",

@@ -20,8 +20,8 @@ SERVER_SCOPED = {
     "documents": ("/api/v3/documents", "project_id"),
     "meetings": ("/api/v3/meetings", "project_id"),
 }
-#: The versions collection has no project filter (and per-project routes add versions shared from elsewhere):
-#: restricted on the client side by the defining project (README, Streams).
+#: The versions collection has no project filter: the scoped projects' own routes are read, and the versions they
+#: define are kept (per-project routes also list versions shared from elsewhere).
 CLIENT_SCOPED = {"versions": "definingProject"}
 #: Per-parent collections: only the scoped parents' children are requested.
 CHILDREN = {"categories": "projects", "activities": "work_packages", "attachments": "work_packages"}
@@ -127,3 +127,13 @@ def test_identifiers_from_the_environment(op):
     assert result.returncode == 0, result.stderr[-2000:]
     records = [m for m in parse_messages(result.stdout) if m["type"] == "RECORD" and m["stream"] == "projects"]
     assert sorted(m["record"]["id"] for m in records) == list(SCOPE)
+
+
+def test_versions_are_read_from_the_scoped_projects_routes_only(op):
+    config = config_for(op, project_ids=list(SCOPE))
+
+    result = run_sync(config, streams=["versions"])
+
+    paths = sorted(r.path for r in op.requests if r.path.endswith("/versions"))
+    assert paths == sorted(f"/api/v3/projects/{p}/versions" for p in SCOPE), "never the whole collection"
+    assert sorted(result.ids("versions")) == expected_ids(op, "versions")

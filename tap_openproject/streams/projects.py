@@ -75,10 +75,12 @@ class MembershipsStream(OpenProjectStream):
 
 
 class VersionsStream(OpenProjectStream):
-    """Versions (milestones, sprints); unpaginated. Scoped to project_ids on the client side."""
+    """Versions (milestones, sprints); unpaginated. With project_ids: the scoped projects' own routes, keeping
+    the versions they define."""
 
     name = "versions"
     path = "/versions"
+    per_project_path = "/projects/{project_id}/versions"  # the collection itself has no project filter
     project_column = "definingProject_id"
     shape = RecordShape(
         properties={
