@@ -695,13 +695,11 @@ class OpenProjectStream(RESTStream[int]):
                 offset += 1
             if attempt and len(seen) == before:
                 return
-        self.logger.warning(
-            "%s: records kept changing while %d passes read the %d records updated in %s; any still missed "
-            "come with the next run",
-            self.name,
-            _BURST_PASSES,
-            len(seen),
-            lower,
+        # Going on would move the bookmark past this second with a row possibly unread: stop instead. The
+        # bookmark stays at or before it, so the next run reads the burst again.
+        raise SyncError(
+            f"{self.name}: records updated in {lower} kept changing while {_BURST_PASSES} passes read them "
+            "(a bulk edit in progress?); stopped without moving past them: run again"
         )
 
     def _plan_windows(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from tap_openproject.errors import SyncError
 from tests.helpers import all_of, config_for, run_sync
 from tests.openproject_double import Fault
 
@@ -113,3 +114,27 @@ def test_projects_fall_back_to_full_table_when_the_server_cannot_filter_updated_
     assert result.error is None
     assert sorted(result.ids("projects")) == op.store.ids("projects")
     assert "falling back to a full-table read" in caplog.text
+
+
+def test_a_burst_that_keeps_changing_stops_the_run_without_passing_it(make_double):
+    op = make_double(work_packages=90)
+    burst_at = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)  # after the dataset, before the sync's start
+    assert max(wp["updatedAt"] for wp in all_of(op, "work_packages")) < "2026-11-01"
+    op.store.bulk_touch("work_packages", op.store.ids("work_packages")[10:45], at=burst_at)
+    second = "2026-11-01T00:00:00Z"
+
+    def grow_the_burst(double, request):
+        filters = request.query.get("filters", "")
+        if request.path == "/api/v3/work_packages" and f'"{second}"' in filters and '"2026-11-01T00:00:01Z"' in filters:
+            double.store.create_work_package(updatedAt=second)  # a bulk job still adding rows to this second
+
+    op.on_request = grow_the_burst
+    stopped = run_sync(config_for(op, page_size=10, max_concurrency=1), streams=["work_packages"])
+    op.on_request = None
+
+    assert isinstance(stopped.error, SyncError) and "kept changing" in str(stopped.error)
+    bookmark = stopped.final_state["bookmarks"]["work_packages"]["replication_key_value"]
+    assert bookmark <= "2026-11-01T00:00:00.000Z", "at most the burst's second, never past it"
+    resumed = run_sync(config_for(op, page_size=10), streams=["work_packages"], state=stopped.final_state)
+    assert resumed.error is None
+    assert sorted(set(stopped.ids("work_packages")) | set(resumed.ids("work_packages"))) == op.store.ids("work_packages")
