@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 sync failed (API or server error after retries, breaker
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import typing as t
@@ -14,8 +13,8 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_openproject import logs
-from tap_openproject.errors import EXIT_SYNC_FAILED, ConfigError, Interrupted, TapOpenProjectError
-from tap_openproject.settings import warn_if_readable_by_others
+from tap_openproject.errors import EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
+from tap_openproject.settings import read_config_file, warn_if_readable_by_others
 from tap_openproject.tap import TapOpenProject
 
 logger = logging.getLogger("tap-openproject")
@@ -35,20 +34,6 @@ def config_paths(argv: t.Sequence[str]) -> list[str]:
     return paths
 
 
-def check_config_file(path: str) -> dict[str, t.Any]:
-    """A config file must exist and hold one JSON object; say so in one line before the SDK tries to read it."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            content = json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or type(exc).__name__}") from None
-    except ValueError as exc:
-        raise ConfigError(f"config file {path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
-    if not isinstance(content, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object of settings")
-    return content
-
-
 def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     """Run the tap; never lets a traceback reach the user (it goes to DEBUG logs, redacted)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -57,7 +42,7 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     try:
         log_format = "text"
         for path in config_paths(args):
-            log_format = check_config_file(path).get("log_format", log_format)
+            log_format = read_config_file(path).get("log_format", log_format)
         logs.configure(log_format if isinstance(log_format, str) else "text")
         for path in config_paths(args):
             warn_if_readable_by_others(path)

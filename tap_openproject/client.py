@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import threading
 import typing as t
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -233,7 +232,6 @@ class OpenProjectStream(RESTStream[int]):
         self._prefetched: dict[tuple[tuple[str, t.Any], ...], Future[list[dict[str, t.Any]]]] = {}
         self._schema_written = False
         self._deselects: bool | None = None
-        self._send_lock = threading.Lock()
         self._decorated: t.Callable[..., requests.Response] | None = None
         self._page_size_noted = False
 

@@ -9,8 +9,6 @@ EXIT_OK = 0
 EXIT_SYNC_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 
 
 class TapOpenProjectError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import typing as t
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
         print(render([Row("configuration", FAIL, str(exc))], EXIT_CONFIG))
         sys.exit(EXIT_CONFIG)
     if "ENV" in args.config:
-        config = {**env_config(__import__("os").environ), **config}
+        config = {**env_config(os.environ), **config}
     for path in args.config:
         if path != "ENV":
             warn_if_readable_by_others(path)

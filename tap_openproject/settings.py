@@ -235,17 +235,29 @@ class Settings(t.NamedTuple):
     project_identifiers: tuple[str, ...] = ()
 
 
+def prefixed_env_config(environ: Mapping[str, str]) -> dict[str, t.Any]:
+    """Settings given as TAP_OPENPROJECT_<SETTING> variables (what the SDK's `--config ENV` reads)."""
+    return {name: value for name in SETTING_NAMES if (value := environ.get(ENV_PREFIX + name.upper()))}
+
+
 def env_config(environ: Mapping[str, str]) -> dict[str, t.Any]:
     """Settings found in the environment: TAP_OPENPROJECT_<SETTING>, then the OPENPROJECT_* aliases."""
-    found: dict[str, t.Any] = {}
-    for alias, name in ENV_ALIASES.items():
-        if environ.get(alias):
-            found[name] = environ[alias]
-    for name in SETTING_NAMES:
-        value = environ.get(ENV_PREFIX + name.upper())
-        if value:
-            found[name] = value
-    return found
+    aliases = {name: environ[alias] for alias, name in ENV_ALIASES.items() if environ.get(alias)}
+    return {**aliases, **prefixed_env_config(environ)}
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, t.Any]:
+    """One config file: it must exist and hold one JSON object (a one-line ConfigError otherwise)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError as exc:
+        raise ConfigError(f"config file {path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object of settings")
+    return content
 
 
 def resolve(raw: Mapping[str, t.Any], environ: Mapping[str, str] | None = None) -> dict[str, t.Any]:

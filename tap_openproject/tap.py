@@ -6,16 +6,17 @@ import contextlib
 import datetime as dt
 import email.utils
 import json
+import os
 import sys
 import threading
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import PurePath
 from urllib.parse import quote, urlsplit
 
 from singer_sdk import Tap
-from singer_sdk.helpers._util import read_json_file
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import StateMessage
 
@@ -41,7 +42,14 @@ from tap_openproject.errors import (
 from tap_openproject.hal import STRING, RecordShape
 from tap_openproject.observability import RunStats, log_counters, write_textfile
 from tap_openproject.resilience import Clock, Resilience
-from tap_openproject.settings import CONFIG_SCHEMA, ENV_PREFIX, SETTING_NAMES, format_datetime, resolve, settings_of
+from tap_openproject.settings import (
+    CONFIG_SCHEMA,
+    format_datetime,
+    prefixed_env_config,
+    read_config_file,
+    resolve,
+    settings_of,
+)
 from tap_openproject.signals import GUARD, GuardedSingerWriter
 from tap_openproject.streams import STREAM_TYPES
 
@@ -99,7 +107,7 @@ class TapOpenProject(Tap):
     ) -> None:
         raw = _read_config(config)
         if parse_env_config:  # `--config ENV`: TAP_OPENPROJECT_* override, as the SDK does it
-            raw.update({n: v for n in SETTING_NAMES if (v := _env(ENV_PREFIX + n.upper()))})
+            raw.update(prefixed_env_config(os.environ))
         resolved = resolve(raw)
         logs.configure(resolved["log_format"], secrets=[resolved["api_key"]])
         self.settings = settings_of(resolved, default_user_agent=f"tap-openproject/{_version()}")
@@ -355,27 +363,13 @@ def _read_config(config: dict | PurePath | str | list[PurePath | str] | None) ->
         return {}
     if isinstance(config, dict):
         return dict(config)
-    paths = config if isinstance(config, list) else [config]
     merged: dict[str, t.Any] = {}
-    for path in paths:
-        try:
-            merged.update(read_json_file(path))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot read config file {path}: {type(exc).__name__}; pass a JSON object file"
-            ) from None
+    for path in config if isinstance(config, list) else [config]:
+        merged.update(read_config_file(path))
     return merged
 
 
-def _env(name: str) -> str | None:
-    import os  # noqa: PLC0415 - keep module import side-effect free
-
-    return os.environ.get(name) or None
-
-
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
     try:
         return version(PACKAGE_NAME)
     except PackageNotFoundError:
