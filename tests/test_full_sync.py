@@ -15,6 +15,7 @@ def test_full_sync_delivers_exact_id_sets_for_every_stream(op):
     result = run_sync(config_for(op))
 
     assert result.error is None
+    assert {r.method for r in op.requests} == {"GET"}, "the tap only reads"
     for stream in ALL_STREAMS:
         if stream == "principals":
             expected = sorted(op.store.ids("users") + op.store.ids("groups") + op.store.ids("placeholder_users"))
