@@ -11,7 +11,7 @@ help:
 	@echo "make demo   start the local OpenProject double, run 'meltano run tap-openproject target-jsonl', show what landed"
 	@echo "make test   run the whole test suite against the local double"
 	@echo "make bench  measure speed and memory against the double (writes bench/results.md)"
-	@echo "make lint   ruff, mypy, bandit"
+	@echo "make lint   ruff, mypy, bandit, the import-layer contract and the size limits"
 	@echo "make dist   build the sdist and the wheel into dist/"
 
 $(INSTALLED): pyproject.toml constraints.txt
@@ -32,10 +32,13 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
 lint: $(INSTALLED)
-	$(BIN)/python -m pip install --quiet 'ruff>=0.6,<1' 'mypy>=1.10,<2' 'types-requests>=2.32,<3' 'bandit>=1.7,<2'
+	$(BIN)/python -m pip install --quiet 'ruff>=0.6,<1' 'mypy>=1.10,<2' 'types-requests>=2.32,<3' 'bandit>=1.7,<2' \
+		'import-linter>=2.1,<3'
 	$(BIN)/ruff check tap_openproject tests bench scripts
 	$(BIN)/mypy tap_openproject
 	$(BIN)/bandit --quiet --recursive tap_openproject
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_sizes.py tap_openproject
 
 dist: $(INSTALLED)
 	$(BIN)/python -m build --outdir dist .

@@ -10,8 +10,6 @@ import logging
 import sys
 import typing as t
 
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-
 from tap_openproject import logs
 from tap_openproject.errors import EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
 from tap_openproject.settings import read_config_file, warn_if_readable_by_others
@@ -53,9 +51,6 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     except TapOpenProjectError as exc:
         logger.error("%s", exc)
         sys.exit(exc.exit_code)
-    except (FatalAPIError, RetriableAPIError) as exc:
-        logger.error("Sync failed: %s", exc)
-        sys.exit(EXIT_SYNC_FAILED)
     except Exception as exc:  # noqa: BLE001 - last resort: one line for the user, details at DEBUG
         logger.error(
             "Unexpected %s: %s. Run with TAP_OPENPROJECT_LOGLEVEL=DEBUG for details, and please report it",

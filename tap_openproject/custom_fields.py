@@ -8,7 +8,6 @@ once, so nothing is dropped silently.
 
 from __future__ import annotations
 
-import json
 import re
 import typing as t
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from tap_openproject.hal import (
     STRING,
     STRING_ARRAY,
 )
+from tap_openproject.observability import STARTUP
+from tap_openproject.paging.page import json_param
 
 if t.TYPE_CHECKING:
-    from tap_openproject.client import OpenProjectStream
+    from tap_openproject.paging import Pager
 
 CUSTOM_FIELD_KEY = re.compile(r"^customField(\d+)$")
 #: Resources with one schema endpoint of their own (/api/v3/<name>/schema).
@@ -101,14 +102,14 @@ class CustomFieldCatalog:
         self.fields = fields
 
     @classmethod
-    def discover(cls, client: OpenProjectStream) -> CustomFieldCatalog:
-        """Read the schemas through `client`'s request path (retries, breaker, auth)."""
+    def discover(cls, pager: Pager, project_ids: tuple[int, ...] = ()) -> CustomFieldCatalog:
+        """Read the schemas (a schema this server or token lacks contributes no fields)."""
         fields: dict[str, dict[int, CustomField]] = {}
         for resource in SINGLE_SCHEMA_RESOURCES:
-            schema = client.fetch_optional(f"/{resource}/schema")
-            if schema is not None:
-                fields[resource] = {f.id: f for f in fields_of(schema)}
-        fields["work_packages"] = {f.id: f for f in _work_package_fields(client)}
+            response = pager.client.get_optional(f"/{resource}/schema", label=STARTUP)
+            if response is not None and isinstance(response.body, dict):
+                fields[resource] = {f.id: f for f in fields_of(response.body)}
+        fields["work_packages"] = {f.id: f for f in _work_package_fields(pager, project_ids)}
         return cls(fields)
 
     def properties(self, resource: str) -> dict[str, dict[str, t.Any]]:
@@ -139,16 +140,19 @@ class CustomFieldCatalog:
         return [rows[i] for i in sorted(rows)]
 
 
-def _work_package_fields(client: OpenProjectStream) -> list[CustomField]:
+def _work_package_fields(pager: Pager, project_ids: tuple[int, ...]) -> list[CustomField]:
+    """Work package custom fields, from the schema of every project/type pair (in scope)."""
+    params = {"filters": json_param([{"id": {"operator": "=", "values": [str(p) for p in project_ids]}}])}
+    projects = pager.elements(STARTUP, "/projects", params if project_ids else None)
     pairs: list[str] = []
-    for project_id in client.collection_ids("/projects"):
-        for type_ in client.fetch_optional_elements(f"/projects/{project_id}/types"):
+    for project_id in (p["id"] for p in projects if isinstance(p.get("id"), int)):
+        for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types"):
             pairs.append(f"{project_id}-{type_['id']}")
     found: dict[int, CustomField] = {}
     for start in range(0, len(pairs), _SCHEMA_BATCH):
         batch = pairs[start : start + _SCHEMA_BATCH]
-        filters = json.dumps([{"id": {"operator": "=", "values": batch}}], separators=(",", ":"))
-        for schema in client.fetch_optional_elements("/work_packages/schemas", {"filters": filters}):
+        filters = json_param([{"id": {"operator": "=", "values": batch}}])
+        for schema in pager.elements(STARTUP, "/work_packages/schemas", {"filters": filters}):
             for field in fields_of(schema):
                 found.setdefault(field.id, field)
     return list(found.values())

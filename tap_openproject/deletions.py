@@ -30,14 +30,13 @@ import datetime as dt
 import logging
 import typing as t
 
-from tap_openproject.client import OpenProjectHTTPError
-from tap_openproject.errors import SyncError
-from tap_openproject.settings import format_datetime
+from tap_openproject.errors import HTTPStatusError, SyncError
+from tap_openproject.timeutil import format_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from tap_openproject.client import OpenProjectStream
+    from tap_openproject.paging import Pager, Query
 
 logger = logging.getLogger("tap-openproject")
 
@@ -89,9 +88,9 @@ def tombstone(ident: int, deleted_at: str) -> dict[str, t.Any]:
 class DeletionDetector:
     """One run's deletion detection for the work_packages stream (see the module docstring)."""
 
-    def __init__(self, stream: OpenProjectStream) -> None:
-        self.stream = stream
-        self.path = t.cast("str", stream.path)
+    def __init__(self, pager: Pager, query: Query) -> None:
+        self.pager = pager
+        self.query = query  # the work_packages collection, with its project scope
         self.select = True  # until the server answers 400 to it
 
     def tombstones(self, state: dict[str, t.Any], delivered: set[int]) -> Iterator[dict[str, t.Any]]:
@@ -145,11 +144,11 @@ class DeletionDetector:
 
     def _ids_in_scope(self) -> set[int]:
         """Every work package id in scope now (open and closed), as one sweep sees it."""
-        return self._ids(self.stream.base_filters(None))
+        return self._ids(self.query.filters)
 
     def _confirm(self, candidates: set[int]) -> tuple[set[int], set[int]]:
         """(deleted, moved out of scope) among ids the sweep did not see; the rest exist in scope."""
-        scope = self.stream.base_filters(None)
+        scope = self.query.filters
         remaining = set(candidates)
         if scope:
             remaining -= self._existing(remaining, scope)
@@ -168,23 +167,23 @@ class DeletionDetector:
     def _ids(self, filters: list[dict[str, t.Any]]) -> set[int]:
         """The ids of every work package matching `filters`, page by page in id order."""
         ids: set[int] = set()
-        offset, page_size = 1, None
+        offset, page_size = 1, 0
         while True:
-            params = self.stream.page_params(filters=filters, offset=offset, sort_by=[["id", "asc"]])
+            size = SWEEP_PAGE_SIZE if self.select else self.pager.page_size
+            params = self.query.params(size, filters=filters, offset=offset, sort_by=[["id", "asc"]])
             if self.select:
-                params.update(select=_SELECT, pageSize=SWEEP_PAGE_SIZE)
+                params["select"] = _SELECT
             try:
-                page = self.stream.fetch(self.path, params, None)
-            except OpenProjectHTTPError as exc:
+                page = self.pager.read(self.query.label, self.query.path, params)
+            except HTTPStatusError as exc:
                 if exc.status == 400 and self.select and offset == 1:
                     logger.warning("work_packages: the server rejects select (%s); sweeping full pages", exc)
                     self.select = False
                     continue
                 raise SyncError(f"work_packages deletion sweep: {exc}") from None
             ids.update(e["id"] for e in page.elements if isinstance(e.get("id"), int))
-            count = len(page.elements)
             # With select, the answer may carry neither pageSize nor offset: a full first page tells the size.
-            page_size = page_size or page.page_size or count
-            if not count or count < page_size or (page.total is not None and offset * page_size >= page.total):
+            page_size = page_size or page.page_size or len(page.elements)
+            if page.sized(page_size).is_last:
                 return ids
             offset += 1

@@ -45,6 +45,26 @@ class UnsafeRequestError(SyncError):
     """A request would leave base_url (redirect or HAL link to another host or scheme)."""
 
 
+class HTTPStatusError(SyncError):
+    """OpenProject answered with a status that is not retried (400, 401, 403, 404, 422 ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CollectionUnavailable(SyncError):  # noqa: N818 - names a condition the caller decides about
+    """A collection this server does not have (404) or this token may not read (403).
+
+    Raised for a stream's first request; the stream is then skipped with a warning, or the run fails when
+    fail_on_unavailable_streams is set.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
     """SIGINT or SIGTERM arrived; the last state was written before this was raised.
 

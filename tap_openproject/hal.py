@@ -10,7 +10,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_openproject.settings import format_datetime, parse_datetime
+from tap_openproject.timeutil import datetime_value
 
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
 CUSTOM_FIELD = re.compile(r"^customField\d+$")
@@ -41,21 +41,6 @@ def link_id(href: str | None, *, as_string: bool = False) -> int | str | None:
     if as_string:
         return last
     return int(last) if last.isdigit() else None
-
-
-def datetime_value(value: t.Any) -> t.Any:
-    """A canonical UTC timestamp string (fixed width, milliseconds) for an API date-time; other values as-is."""
-    if isinstance(value, str) and value.endswith("Z"):  # OpenProject's own forms, without parsing
-        if len(value) == 20 and value[10] == "T":
-            return value[:19] + ".000Z"
-        if len(value) == 24 and value[19] == ".":
-            return value
-    if isinstance(value, str) and value:
-        try:
-            return format_datetime(parse_datetime(value))
-        except ValueError:
-            return value
-    return value
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if t.TYPE_CHECKING:
-    from tap_openproject.resilience import Clock, Counters
+    from tap_openproject.timeutil import Clock
 
 logger = logging.getLogger("tap-openproject")
+#: The statistics label of requests made before the streams (credential probe, custom-field discovery).
+STARTUP = "startup"
 metrics_logger = logging.getLogger("singer_sdk.metrics")
+
+
+@dataclass
+class Counters:
+    """What the retry policy, the breaker and the rate-limit pause did in a run, for logs and metrics."""
+
+    attempts: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    waited_seconds: float = 0.0
+    breaker_trips: int = 0
+    waits: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -106,7 +120,7 @@ class RunStats:
         """One line per stream that did anything, then skipped streams."""
         lines = []
         for name, stats in sorted(self.streams.items()):
-            if name == "startup" and not stats.records:
+            if name == STARTUP and not stats.records:
                 lines.append(f"startup: {stats.requests} requests (credentials, custom fields)")
                 continue
             lines.append(
@@ -128,6 +142,29 @@ def progress_line(stream: str, stats: StreamStats, now: float) -> str:
         eta = f"ETA {remaining / rate:.0f} s" if rate > 0 else "ETA unknown"
         return f"Progress {stream}: {stats.records}/{stats.total} ({percent:.1f}%), {rate:.0f} records/s, {eta}"
     return f"Progress {stream}: {stats.records} records, {rate:.0f} records/s"
+
+
+def log_run_summary(
+    stats: RunStats, counters: Counters, unavailable: dict[str, str], *, breaker_open: bool
+) -> None:
+    """A run's last lines: one per stream (records, requests, failed attempts, waits, duration), the run's totals
+    and resilience counters (also as METRIC lines), and the skipped streams."""
+    for line in stats.summary_lines(unavailable):
+        logger.info("Summary %s", line)
+    logger.info(
+        "Run summary: %d records, %d requests; %d retries, %d rate-limit waits, %.1f s waited, breaker %s",
+        sum(s.records for s in stats.streams.values()),
+        sum(s.requests for s in stats.streams.values()),
+        counters.retries,
+        counters.rate_limit_waits,
+        counters.waited_seconds,
+        "open" if breaker_open else "closed",
+    )
+    log_counters(counters)
+    if unavailable:
+        logger.warning(
+            "Skipped streams: %s", "; ".join(f"{name} ({reason})" for name, reason in sorted(unavailable.items()))
+        )
 
 
 def log_counters(counters: Counters) -> None:
@@ -175,14 +212,7 @@ def write_textfile(
             "# TYPE tap_openproject_last_success_timestamp_seconds gauge",
             f"tap_openproject_last_success_timestamp_seconds {last_success:.0f}",
         ]
-    per_stream = {
-        "records": ("Records delivered in the last run.", lambda s: s.records),
-        "requests": ("Successful HTTP requests in the last run.", lambda s: s.requests),
-        "failed_attempts": ("Failed HTTP attempts in the last run.", lambda s: s.failed_attempts),
-    }
-    for metric, (help_text, value_of) in per_stream.items():
-        lines += [f"# HELP tap_openproject_{metric} {help_text}", f"# TYPE tap_openproject_{metric} gauge"]
-        lines += [f'tap_openproject_{metric}{{stream="{n}"}} {value_of(s)}' for n, s in sorted(stats.streams.items())]
+    lines += _per_stream_lines(stats)
     lines += [
         "# HELP tap_openproject_retries Retries in the last run.",
         "# TYPE tap_openproject_retries gauge",
@@ -203,6 +233,19 @@ def write_textfile(
         out.write("\n".join(lines) + "\n")
     os.chmod(temporary, 0o644)  # noqa: S103 - node-exporter reads it; it holds no secret
     os.replace(temporary, target)
+
+
+def _per_stream_lines(stats: RunStats) -> list[str]:
+    per_stream = {
+        "records": ("Records delivered in the last run.", lambda s: s.records),
+        "requests": ("Successful HTTP requests in the last run.", lambda s: s.requests),
+        "failed_attempts": ("Failed HTTP attempts in the last run.", lambda s: s.failed_attempts),
+    }
+    lines: list[str] = []
+    for metric, (help_text, value_of) in per_stream.items():
+        lines += [f"# HELP tap_openproject_{metric} {help_text}", f"# TYPE tap_openproject_{metric} gauge"]
+        lines += [f'tap_openproject_{metric}{{stream="{n}"}} {value_of(s)}' for n, s in sorted(stats.streams.items())]
+    return lines
 
 
 def _previous_value(path: Path, metric: str) -> float | None:

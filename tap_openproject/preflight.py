@@ -8,7 +8,6 @@ ready (server unreachable, TLS failure ...), 2 configuration error, 3 credential
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import typing as t
@@ -16,14 +15,33 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tap_openproject import logs
-from tap_openproject.client import _BODY, OpenProjectHTTPError, OpenProjectStream
-from tap_openproject.errors import EXIT_AUTH, EXIT_CONFIG, EXIT_OK, EXIT_SYNC_FAILED, ConfigError, TapOpenProjectError
-from tap_openproject.settings import env_config, resolve, warn_if_readable_by_others
-from tap_openproject.tap import TapOpenProject, _CurrentUser, _read_config
+from tap_openproject.errors import (
+    EXIT_AUTH,
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_SYNC_FAILED,
+    ConfigError,
+    HTTPStatusError,
+    TapOpenProjectError,
+)
+from tap_openproject.paging import page_of
+from tap_openproject.paging.page import json_param
+from tap_openproject.runtime import RunContext
+from tap_openproject.settings import (
+    default_user_agent,
+    env_config,
+    read_config,
+    resolve,
+    settings_of,
+    warn_if_readable_by_others,
+)
+from tap_openproject.streams import STREAMS_BY_NAME
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 #: Versions this tap is built and tested for.
 SUPPORTED_MAJORS = range(12, 18)
+#: The statistics label of preflight's requests.
+LABEL = "preflight"
 
 
 @dataclass
@@ -44,23 +62,22 @@ def run_checks(config: dict[str, t.Any]) -> tuple[list[Row], int]:
         return [Row("configuration", FAIL, str(exc))], EXIT_CONFIG
     rows.append(Row("configuration", OK, "valid"))
     resolved["max_retries"] = min(resolved["max_retries"], 1)  # answer quickly; the sync retries for real
-    tap = TapOpenProject(config=resolved, setup_mapper=False)
+    run = RunContext(settings_of(resolved, default_user_agent=default_user_agent()))
     try:
-        return _server_checks(tap, rows)
+        return _server_checks(run, rows)
     finally:
-        tap.close()
+        run.close()
 
 
-def _server_checks(tap: TapOpenProject, rows: list[Row]) -> tuple[list[Row], int]:
-    probe = _CurrentUser(tap)
-    root = urlsplit(tap.settings.api_root)
+def _server_checks(run: RunContext, rows: list[Row]) -> tuple[list[Row], int]:
+    root = urlsplit(run.settings.api_root)
     try:
-        body = getattr(probe.fetch_json("", {}, None), _BODY)
-    except OpenProjectHTTPError as exc:
-        body = {} if exc.status in (401, 403) else None
-        if body is None:
-            rows.append(Row("server", FAIL, f"{tap.settings.api_root} answered {exc}"))
+        body = run.client.get("", label=LABEL).body
+    except HTTPStatusError as exc:
+        if exc.status not in (401, 403):
+            rows.append(Row("server", FAIL, f"{run.settings.api_root} answered {exc}"))
             return rows, EXIT_SYNC_FAILED
+        body = {}
     except TapOpenProjectError as exc:
         rows.append(Row("server", FAIL, str(exc)))
         return rows, EXIT_SYNC_FAILED
@@ -69,16 +86,16 @@ def _server_checks(tap: TapOpenProject, rows: list[Row]) -> tuple[list[Row], int
     else:
         rows.append(Row("URL and TLS", WARN, f"{root.netloc} over plain http: the API key travels unencrypted"))
     try:
-        tap.ensure_authenticated()
-        me = getattr(probe.fetch_json("/users/me", {}, None), _BODY)
+        run.start()
+        me = run.client.get("/users/me", label=LABEL).body
     except TapOpenProjectError as exc:
         rows.append(Row("credentials", FAIL, str(exc)))
         return rows, getattr(exc, "exit_code", EXIT_AUTH)
     admin = "admin" if me.get("admin") else "not admin (users stream will be skipped)"
     rows.append(Row("credentials", OK, f"user {me.get('login')} (id {me.get('id')}), {admin}"))
-    rows.append(_version_row(body or {}))
-    rows.append(_page_size_row(probe, tap.settings.page_size))
-    rows += _stream_rows(tap)
+    rows.append(_version_row(body if isinstance(body, dict) else {}))
+    rows.append(_page_size_row(run, run.settings.page_size))
+    rows += _stream_rows(run)
     return rows, EXIT_OK
 
 
@@ -95,13 +112,12 @@ def _version_row(root_body: dict[str, t.Any]) -> Row:
     return Row("server version", OK, f"OpenProject {version}")
 
 
-def _page_size_row(probe: _CurrentUser, wanted: int) -> Row:
+def _page_size_row(run: RunContext, wanted: int) -> Row:
     # A page far past the end costs nothing and still reports the page size the server really uses.
+    params = {"pageSize": 100_000, "offset": 1_000_000, "filters": "[]"}
     try:
-        page = probe.fetch("/work_packages", {"pageSize": 100_000, "offset": 1_000_000, "filters": "[]"}, None)
+        page = page_of(run.client.get("/work_packages", params, label=LABEL), 1_000_000)
     except TapOpenProjectError as exc:
-        return Row("maximum page size", WARN, f"could not tell: {exc}")
-    except OpenProjectHTTPError as exc:
         return Row("maximum page size", WARN, f"could not tell: {exc}")
     cap = page.page_size or 0
     if cap < wanted:
@@ -109,19 +125,17 @@ def _page_size_row(probe: _CurrentUser, wanted: int) -> Row:
     return Row("maximum page size", OK, f"{cap} (page_size {wanted})")
 
 
-def _stream_rows(tap: TapOpenProject) -> list[Row]:
+def _stream_rows(run: RunContext) -> list[Row]:
     rows = []
-    for name, stream in tap.streams.items():
+    for name, stream in sorted(STREAMS_BY_NAME.items()):
         if stream.parent_stream_type is not None or name == "custom_fields":
             continue
         params: dict[str, t.Any] = {"pageSize": 1, "offset": 1}
-        if not isinstance(stream, OpenProjectStream):
-            continue
         if stream.always_send_filters:
-            params["filters"] = json.dumps(stream.base_filters(None))
+            params["filters"] = json_param(stream.scope_filters(run.settings.project_ids))
         try:
-            page = stream.fetch(t.cast("str", stream.path), params, None)
-        except OpenProjectHTTPError as exc:
+            page = page_of(run.client.get(stream.path, params, label=LABEL), 1)
+        except HTTPStatusError as exc:
             kind = "forbidden for this token" if exc.status == 403 else "not on this server"
             status = WARN if exc.status in (403, 404) else FAIL
             rows.append(Row(f"stream {name}", status, f"{kind} ({exc})"))
@@ -155,7 +169,7 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     args = parser.parse_args(argv)
     logs.configure()
     try:
-        config = _read_config([c for c in args.config if c != "ENV"] or None)
+        config = read_config([c for c in args.config if c != "ENV"] or None)
     except ConfigError as exc:
         print(render([Row("configuration", FAIL, str(exc))], EXIT_CONFIG))
         sys.exit(EXIT_CONFIG)

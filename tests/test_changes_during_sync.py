@@ -23,7 +23,7 @@ import typing as t
 
 import pytest
 
-from tap_openproject.settings import parse_datetime
+from tap_openproject.timeutil import parse_datetime
 from tests.helpers import SyncResult, config_for, run_sync
 
 WP_PATH = "/api/v3/work_packages"

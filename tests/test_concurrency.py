@@ -68,6 +68,6 @@ def test_max_requests_per_second_spaces_requests(op):
     result = run_sync(config_for(op, max_requests_per_second=4, max_concurrency=1), streams=["statuses", "types"], clock=clock)
 
     assert result.error is None
-    attempts = result.tap.resilience.counters.attempts
+    attempts = result.tap.run_context.counters.attempts
     assert attempts >= 3
     assert abs(sum(clock.sleeps) - (attempts - 1) * 0.25) < 1e-6

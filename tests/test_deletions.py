@@ -11,7 +11,7 @@ import json
 import typing as t
 
 from tap_openproject.deletions import decode_ids
-from tap_openproject.settings import parse_datetime
+from tap_openproject.timeutil import parse_datetime
 from tests.helpers import config_for, run_cli, run_sync, write_config
 
 WP_PATH = "/api/v3/work_packages"

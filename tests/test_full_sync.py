@@ -22,7 +22,7 @@ def test_full_sync_delivers_exact_id_sets_for_every_stream(op):
         else:
             expected = op.store.ids(stream)
         assert sorted(result.ids(stream)) == expected, stream
-    assert not result.tap.unavailable
+    assert not result.tap.run_context.unavailable.reasons
 
 
 def test_closed_work_packages_are_included(op):

@@ -63,7 +63,7 @@ def test_identifiers_are_resolved_merged_with_ids_and_scope_every_project_stream
     assert result.error is None
     paths = [r.path for r in op.requests]
     assert {p for p in paths if p.startswith("/api/v3/projects/project-")} == {"/api/v3/projects/project-2"}
-    assert f"{op.url}/api/v3" in str(result.tap.settings.api_root) and result.tap.settings.project_ids == SCOPE
+    assert f"{op.url}/api/v3" in str(result.tap.run_context.settings.api_root) and result.tap.run_context.settings.project_ids == SCOPE
     for stream in SCOPED_STREAMS:
         expected = expected_ids(op, stream)
         assert expected, f"the dataset must hold {stream} in scope for this test to mean anything"

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from tap_openproject.client import within
 from tap_openproject.errors import CircuitOpenError, RateLimitTooLongError, SyncError, UnsafeRequestError
+from tap_openproject.http import within
 from tests.helpers import FakeClock, config_for, run_sync
 from tests.openproject_double import Fault
 
@@ -90,7 +90,7 @@ def test_a_stalling_server_costs_at_most_the_timeout_per_attempt(op):
 
     assert_complete(result, op)
     assert len(clock.sleeps) == 1
-    assert result.tap.resilience.counters.retries == 1
+    assert result.tap.run_context.counters.retries == 1
 
 
 @pytest.mark.parametrize("kind", ["truncated_json", "short_body", "html_200", "wrong_content_type", "close"])
@@ -134,7 +134,7 @@ def test_a_404_mid_stream_is_not_mistaken_for_a_missing_collection(op):
     result = run_sync(config_for(op, page_size=20), streams=["work_packages"])
 
     assert isinstance(result.error, SyncError)
-    assert not result.tap.unavailable
+    assert not result.tap.run_context.unavailable.reasons
 
 
 def test_circuit_breaker_opens_after_consecutive_failures(op):
@@ -149,7 +149,7 @@ def test_circuit_breaker_opens_after_consecutive_failures(op):
     assert "4 consecutive failed attempts" in str(result.error)
     assert len(wp_requests(op)) == 4
     assert len(clock.sleeps) == 3
-    assert result.tap.resilience.counters.breaker_trips == 1
+    assert result.tap.run_context.counters.breaker_trips == 1
     assert result.final_state == result.states[-1]
 
 
@@ -225,7 +225,7 @@ def test_sessions_are_closed_on_success_and_on_failure(op):
     failed = run_sync(config_for(op), streams=["work_packages"])
 
     for result in (ok, failed):
-        pools = [adapter.poolmanager.pools for adapter in result.tap.session.adapters.values()]
+        pools = [adapter.poolmanager.pools for adapter in result.tap.run_context.client.session.adapters.values()]
         assert all(len(p) == 0 for p in pools)
 
 
@@ -237,24 +237,24 @@ class FrozenClock(FakeClock):
 
 
 def test_a_429_pauses_every_request_not_just_the_one_that_got_it():
-    import requests
-    from singer_sdk.exceptions import RetriableAPIError
+    import random
 
-    from tap_openproject.resilience import Resilience
+    from tap_openproject.http import Failure, Guard, RetryPolicy
+    from tap_openproject.observability import Counters
 
     clock = FrozenClock()
-    resilience = Resilience(max_retries=3, max_retry_wait=300, breaker_threshold=5, clock=clock)
-    throttled = requests.Response()
-    throttled.status_code = 429
-    throttled.headers["Retry-After"] = "5"
-    waits = resilience.wait_generator(str)
-    next(waits)
+    guard = Guard(breaker_threshold=5, clock=clock, counters=Counters())
+    policy = RetryPolicy(max_retries=3, max_wait=300)
+    throttled = Failure("status", "429 Too Many Requests", 429, {"Retry-After": "5"})
 
-    waits.send(RetriableAPIError("429 Too Many Requests", throttled))  # the thread that got the 429 waits 5 s
-    resilience.before_attempt()  # any other request, from any thread, now waits for the same pause
-    resilience.before_attempt()
+    wait = policy.wait(throttled, policy.backoff_steps(), clock.now(), random.Random(0))
+    assert (wait.seconds, wait.server_asked) == (5.0, True)
+    guard.pause(wait.seconds)  # what the client does for the thread that got the 429: pause everyone, then wait
+    clock.sleep(wait.seconds)
+    guard.before_attempt()  # any other request, from any thread, now waits for the same pause
+    guard.before_attempt()
 
     assert clock.sleeps == [5.0, 5.0, 5.0]
     clock.time += 5
-    resilience.before_attempt()
+    guard.before_attempt()
     assert clock.sleeps == [5.0, 5.0, 5.0], "after the pause, requests go out at once"

@@ -13,8 +13,8 @@ def test_missing_and_forbidden_collections_are_skipped_and_listed(make_double, c
     result = run_sync(config_for(op), streams=["meetings", "users", "statuses", "principals"])
 
     assert result.error is None
-    assert set(result.tap.unavailable) == {"meetings", "users"}
-    assert "404" in result.tap.unavailable["meetings"] and "403" in result.tap.unavailable["users"]
+    assert set(result.tap.run_context.unavailable.reasons) == {"meetings", "users"}
+    assert "404" in result.tap.run_context.unavailable.reasons["meetings"] and "403" in result.tap.run_context.unavailable.reasons["users"]
     assert sorted(result.ids("statuses")) == op.store.ids("statuses")
     assert result.ids("principals"), "non-admins still read principals"
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

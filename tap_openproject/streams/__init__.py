@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tap_openproject.streams.base import OpenProjectStream
 from tap_openproject.streams.people import GroupsStream, PlaceholderUsersStream, PrincipalsStream, UsersStream
 from tap_openproject.streams.projects import (
     CategoriesStream,
@@ -51,4 +52,7 @@ STREAM_TYPES = (
     CustomFieldsStream,
 )
 
-__all__ = ["STREAM_TYPES"]
+#: The catalog's streams by name.
+STREAMS_BY_NAME: dict[str, type[OpenProjectStream]] = {s.name: s for s in STREAM_TYPES}  # type: ignore[misc]
+
+__all__ = ["STREAMS_BY_NAME", "STREAM_TYPES"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tap_openproject.client import OpenProjectStream
 from tap_openproject.hal import BOOLEAN, DATETIME, STRING, RecordShape
+from tap_openproject.streams.base import OpenProjectStream
 
 _TIMESTAMPS = {"createdAt": DATETIME, "updatedAt": DATETIME}
 

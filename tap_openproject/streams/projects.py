@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_openproject.client import OpenProjectStream
 from tap_openproject.hal import BOOLEAN, DATE, DATETIME, FORMATTABLE, INTEGER, NUMBER, STRING, RecordShape
+from tap_openproject.paging import NumberedPages, ProjectRoutes, UpdatedAtKeyset
+from tap_openproject.streams.base import OpenProjectStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -19,7 +20,7 @@ class ProjectsStream(OpenProjectStream):
     replication_key = "updatedAt"
     is_sorted = True
     check_sorted = False
-    incremental_optional = True  # the updatedAt filter exists only on servers from late 2025 on
+    reader = UpdatedAtKeyset(optional=True)  # the updatedAt filter exists only on servers from late 2025 on
     project_filter = "id"
     shape = RecordShape(
         properties={
@@ -50,6 +51,7 @@ class CategoriesStream(OpenProjectStream):
     path = "/projects/{project_id}/categories"
     parent_stream_type = ProjectsStream
     state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+    reader = NumberedPages(parallel=False)  # fetched ahead on the request pool (see paging/prefetch.py)
     shape = RecordShape(properties={"name": STRING}, links=("project", "defaultAssignee"))
 
     @property
@@ -66,6 +68,7 @@ class MembershipsStream(OpenProjectStream):
     replication_key = "updatedAt"
     is_sorted = True
     check_sorted = False
+    reader = UpdatedAtKeyset()
     project_filter = "project"
     shape = RecordShape(
         properties={"createdAt": DATETIME, "updatedAt": DATETIME},
@@ -80,7 +83,7 @@ class VersionsStream(OpenProjectStream):
 
     name = "versions"
     path = "/versions"
-    per_project_path = "/projects/{project_id}/versions"  # the collection itself has no project filter
+    reader = ProjectRoutes("/projects/{project_id}/versions")  # the collection itself has no project filter
     project_column = "definingProject_id"
     shape = RecordShape(
         properties={

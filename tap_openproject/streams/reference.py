@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_openproject.client import OpenProjectStream
 from tap_openproject.hal import BOOLEAN, DATETIME, INTEGER, STRING, STRING_ARRAY, RecordShape
+from tap_openproject.streams.base import OpenProjectStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -90,5 +90,5 @@ class CustomFieldsStream(OpenProjectStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
         """Rows from the schemas read at discovery; no further requests."""
-        for row in self._op_tap.custom_fields.records():
+        for row in self.run.custom_fields.records():
             yield {**row, "resource_type": "CustomField"}

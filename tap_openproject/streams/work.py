@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_openproject.client import OpenProjectStream
 from tap_openproject.deletions import DELETED_AT, DeletionDetector
-from tap_openproject.hal import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
-    DURATION,
-    FORMATTABLE,
-    INTEGER,
-    STRING,
-    RecordShape,
-)
+from tap_openproject.hal import BOOLEAN, DATE, DATETIME, DURATION, FORMATTABLE, INTEGER, STRING, RecordShape
+from tap_openproject.paging import NumberedPages, UpdatedAtKeyset
+from tap_openproject.streams.base import OpenProjectStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -28,7 +20,8 @@ class WorkPackagesStream(OpenProjectStream):
     path = "/work_packages"
     replication_key = "updatedAt"
     is_sorted = True
-    check_sorted = False  # the bookmark is kept monotonic by OpenProjectStream._increment_stream_state
+    check_sorted = False  # the bookmark is kept monotonic by BookmarkPolicy.advance
+    reader = UpdatedAtKeyset()
     always_send_filters = True
     project_filter = "project"
     shape = RecordShape(
@@ -77,15 +70,16 @@ class WorkPackagesStream(OpenProjectStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Changed work packages; with detect_deletions, then one `{id, _sdc_deleted_at}` per deleted one."""
-        if not (self._op_tap.settings.detect_deletions and self.selected):  # unselected: records are not written
+        if not (self.run.settings.detect_deletions and self.selected):  # unselected: records are not written
             yield from super().get_records(context)
             return
         delivered: set[int] = set()
         for record in super().get_records(context):
             delivered.add(record["id"])
             yield record
-        if not self._op_tap.is_unavailable(self.name):
-            yield from DeletionDetector(self).tombstones(self.get_context_state(context), delivered)
+        if self.name not in self.run.unavailable:
+            detector = DeletionDetector(self.run.pager, self.query(context))
+            yield from detector.tombstones(self.get_context_state(context), delivered)
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
         """Activities and attachments are fetched per delivered work package."""
@@ -105,6 +99,7 @@ class _WorkPackageChild(OpenProjectStream):
     parent_stream_type = WorkPackagesStream
     # One bookmark for the whole stream, not one per work package: per-parent state grows quadratically.
     state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+    reader = NumberedPages(parallel=False)  # fetched ahead on the request pool (see paging/prefetch.py)
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -176,6 +171,7 @@ class TimeEntriesStream(OpenProjectStream):
     replication_key = "updatedAt"
     is_sorted = True
     check_sorted = False
+    reader = UpdatedAtKeyset()
     project_filter = "project"
     shape = RecordShape(
         properties={

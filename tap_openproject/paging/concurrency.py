@@ -1,4 +1,4 @@
-"""Bounded parallel requests that keep output order.
+"""Bounded parallel requests that keep output order (used by the readers and child prefetch).
 
 The SDK runs every stream, page and child request one after another. Here requests run on a small thread pool
 while records still reach the SDK one at a time, in order: results are consumed in submission order, at most

@@ -1,0 +1,174 @@
+"""OpenProjectClient: the only way the tap makes a request.
+
+Auth, the scoped session, timeouts, the retry policy, the shared guard (breaker, pause, throttle) and response
+classification meet here. Callers get one decoded `ApiResponse`, or one error of the tap's family: what a
+403/404 means is said explicitly at each call site (`missing=`), never guessed from an exception later.
+
+The retry loop is written out rather than delegated to `backoff.on_exception`: that decorator sleeps with
+`time.sleep` per call, while every wait here must go through the run's shared pause (one 429 pauses all
+threads) and its injectable clock. The exponential schedule itself is backoff's (see RetryPolicy).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import typing as t
+from urllib.parse import urlsplit
+
+import requests
+
+from tap_openproject.errors import CollectionUnavailable, HTTPStatusError, SyncError, UnsafeRequestError
+from tap_openproject.http.responses import ApiResponse, Failure, classify_exception, classify_response
+from tap_openproject.http.transport import ApiKeyAuth, ScopedSession, within
+
+if t.TYPE_CHECKING:
+    from tap_openproject.http.guard import Guard
+    from tap_openproject.http.retry import RetryPolicy
+    from tap_openproject.observability import RunStats
+
+logger = logging.getLogger("tap-openproject")
+
+#: Transport exceptions that become a `Failure` (anything else is a bug or our own error, and propagates).
+_TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionResetError)
+_ACCEPT = "application/hal+json, application/json;q=0.9"
+
+
+class Missing(enum.Enum):
+    """What a 403 or 404 answer means where a request is made."""
+
+    #: The resource must exist: the run fails (exit 1).
+    FAIL = "fail"
+    #: The first request of a stream: the server lacks the collection or the token may not read it.
+    SKIP_STREAM = "skip_stream"
+
+
+class OpenProjectClient:
+    """GET requests under the API root, retried and guarded; one per run, shared by every thread."""
+
+    def __init__(
+        self,
+        *,
+        api_root: str,
+        api_key: str,
+        user_agent: str,
+        timeout: float,
+        pool_size: int,
+        policy: RetryPolicy,
+        guard: Guard,
+        stats: RunStats,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.api_root = api_root
+        self.policy = policy
+        self.guard = guard
+        self.stats = stats
+        self.session = ScopedSession(api_root, pool_size=pool_size)
+        self._auth = ApiKeyAuth(api_key)
+        self._headers = {"Accept": _ACCEPT, "User-Agent": user_agent}
+        self._timeout = (timeout, timeout)
+        self._rng = rng or random.Random()  # noqa: S311 - for jitter, not secrets  # nosec B311
+
+    def get(
+        self, path: str, params: t.Mapping[str, t.Any] | None = None, *, label: str, missing: Missing = Missing.FAIL
+    ) -> ApiResponse:
+        """GET `path` (under the API root), retried as the policy says.
+
+        Raises:
+            CollectionUnavailable: 403/404 with `missing=Missing.SKIP_STREAM`.
+            HTTPStatusError: any other status that is not retried.
+            SyncError: retries exhausted, TLS failure, breaker open, a wait longer than max_retry_wait, or a
+                request or redirect that would leave base_url.
+        """
+        try:
+            return self._get(path, params, label)
+        except HTTPStatusError as exc:
+            if missing is Missing.SKIP_STREAM and exc.status in (403, 404):
+                raise CollectionUnavailable(str(exc), exc.status) from None
+            raise
+
+    def get_optional(self, path: str, params: t.Mapping[str, t.Any] | None = None, *, label: str) -> ApiResponse | None:
+        """GET a resource that may not exist on this server or for this token: None for 403/404."""
+        try:
+            return self._get(path, params, label)
+        except HTTPStatusError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def _get(self, path: str, params: t.Mapping[str, t.Any] | None, label: str) -> ApiResponse:
+        request = self._prepare(path, params)
+        steps = self.policy.backoff_steps()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.guard.before_attempt()
+            outcome = self._attempt(request)
+            if isinstance(outcome, ApiResponse):
+                self.guard.record_success()
+                self.stats.request(label)
+                return outcome
+            self._account(outcome, label)
+            if not self.policy.retries(outcome):
+                raise self._final_error(outcome)
+            if attempt >= self.policy.max_attempts:
+                raise self._exhausted(request, outcome)
+            self._wait(outcome, steps, label)
+
+    def _prepare(self, path: str, params: t.Mapping[str, t.Any] | None) -> requests.PreparedRequest:
+        request = requests.Request(
+            "GET", self.api_root + path, params=dict(params or {}), headers=self._headers, auth=self._auth
+        )
+        prepared = self.session.prepare_request(request)
+        if not within(prepared.url or "", self.api_root):
+            raise UnsafeRequestError(f"refusing to request {path}: it is outside base_url")
+        return prepared
+
+    def _attempt(self, request: requests.PreparedRequest) -> ApiResponse | Failure:
+        try:
+            response = self.session.send(request, timeout=self._timeout, allow_redirects=True)
+        except _TRANSPORT_ERRORS as exc:
+            return classify_exception(exc)
+        return classify_response(response)
+
+    def _account(self, failure: Failure, label: str) -> None:
+        """Statistics and the breaker's streak (which may open the breaker and raise)."""
+        retried = self.policy.retries(failure)
+        if retried or failure.kind == "tls":
+            self.stats.failed_attempt(label)
+        if self.policy.means_server_down(failure):
+            self.guard.record_failure(failure.description)
+        elif failure.kind == "status" and not retried:
+            self.guard.record_success()  # a 4xx is an answer from a healthy server
+
+    def _wait(self, failure: Failure, steps: t.Iterator[float], label: str) -> None:
+        wait = self.policy.wait(failure, steps, self.guard.clock.now(), self._rng)
+        if wait.server_asked:
+            self.guard.pause(wait.seconds)
+        self.guard.note_wait(wait.seconds, server_asked=wait.server_asked)
+        self.stats.waited(label, wait.seconds)
+        logger.warning("Retrying in %.1f s (%s) after: %s", wait.seconds, wait.reason, failure.description)
+        self.guard.clock.sleep(wait.seconds)
+
+    def _final_error(self, failure: Failure) -> SyncError:
+        if failure.kind == "tls":
+            return SyncError(
+                f"TLS failed for {urlsplit(self.api_root).netloc}: the server's certificate is not trusted or the "
+                "handshake failed (not retried). Fix the certificate, or point REQUESTS_CA_BUNDLE at your CA bundle"
+            )
+        return HTTPStatusError(failure.description, failure.status or 0)
+
+    def _exhausted(self, request: requests.PreparedRequest, failure: Failure) -> SyncError:
+        tries = self.policy.max_attempts
+        path = urlsplit(request.url or "").path
+        reason = failure.detail or failure.description.removesuffix(f" for GET {path}")
+        return SyncError(
+            f"GET {path} failed after {tries} attempt{'s' if tries != 1 else ''}: {reason}; check that "
+            f"OpenProject at {urlsplit(self.api_root).netloc} is up, then run again (the last good state was "
+            "written)"
+        )

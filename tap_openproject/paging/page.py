@@ -1,0 +1,199 @@
+"""One page of a HAL collection, the one rule that says whether it was the last, and the one primitive that reads
+a page (`Pager.read`). Every reader, discovery and the deletion sweep read pages through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+from dataclasses import dataclass, field, replace
+
+from tap_openproject.errors import HTTPStatusError, SyncError
+from tap_openproject.http import Missing
+from tap_openproject.paging.concurrency import ordered_map
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tap_openproject.http import ApiResponse, OpenProjectClient
+    from tap_openproject.observability import RunStats
+
+logger = logging.getLogger("tap-openproject")
+
+Element = dict[str, t.Any]
+Record = dict[str, t.Any]
+#: Pages of records (up to page_size each) in flight or waiting at once: memory stays flat whatever the size of
+#: the instance, and beyond this depth a page-sized response no longer finishes sooner. Small requests (child
+#: collections, rank samples) use the full max_concurrency.
+PAGES_IN_FLIGHT = 4
+
+
+@dataclass(frozen=True)
+class Page:
+    """One decoded HAL collection answer."""
+
+    elements: list[Element]
+    total: int | None
+    page_size: int | None
+    offset: int
+
+    @property
+    def paginated(self) -> bool:
+        """Paginated collections report pageSize; unpaginated ones return everything at once."""
+        return self.page_size is not None
+
+    @property
+    def is_last(self) -> bool:
+        """No further page exists (decided from this answer alone: no extra empty request)."""
+        if not self.paginated or not self.elements or not self.page_size:
+            return True
+        if len(self.elements) < self.page_size:
+            return True
+        return self.total is not None and self.offset * self.page_size >= self.total
+
+    def sized(self, page_size: int) -> Page:
+        """This page with a page size the caller learnt elsewhere (answers to `select` may omit pageSize)."""
+        return self if self.page_size else replace(self, page_size=page_size)
+
+
+def page_of(response: ApiResponse, offset: int) -> Page:
+    """The page in an answer; a body without `_embedded.elements` is not an OpenProject collection."""
+    body = response.body
+    embedded = body.get("_embedded") if isinstance(body, dict) else None
+    elements = embedded.get("elements") if isinstance(embedded, dict) else None
+    if not isinstance(elements, list):
+        raise SyncError(
+            f"GET {response.path} did not answer with a collection (_embedded.elements missing): is base_url an "
+            "OpenProject instance?"
+        )
+    page_size = body.get("pageSize")
+    return Page(
+        elements=elements,
+        total=body.get("total"),
+        page_size=page_size if isinstance(page_size, int) else None,
+        offset=body.get("offset") or offset,
+    )
+
+
+def json_param(value: t.Any) -> str:
+    """A compact JSON query parameter (filters, sortBy)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Query:
+    """One stream's collection request, as a reader needs it."""
+
+    label: str
+    path: str
+    flatten: Callable[[Element], Record]
+    filters: list[dict[str, t.Any]] = field(default_factory=list)
+    #: Work packages: without `filters` the server returns only open ones, so always send it.
+    always_send_filters: bool = False
+    #: The stream's own collection (not one parent's children): its first page reports the stream's total.
+    reports_total: bool = True
+    replication_key: str | None = None
+    #: Incremental lower bound (canonical timestamp), from the bookmark or start_date.
+    since: str | None = None
+    #: Drops versions already delivered (by an overlapping page or window, or the previous run).
+    fresh: Callable[[Iterable[Record]], Iterator[Record]] | None = None
+    project_ids: tuple[int, ...] = ()
+
+    def params(
+        self,
+        page_size: int,
+        *,
+        offset: int = 1,
+        filters: list[dict[str, t.Any]] | None = None,
+        sort_by: list[list[str]] | None = None,
+    ) -> dict[str, t.Any]:
+        """Query parameters: filters (always `filters`, never `filter`), pageSize, page-number offset, sortBy."""
+        filters = self.filters if filters is None else filters
+        params: dict[str, t.Any] = {"pageSize": page_size, "offset": offset}
+        if filters or self.always_send_filters:
+            params["filters"] = json_param(filters)
+        if sort_by:
+            params["sortBy"] = json_param(sort_by)
+        return params
+
+    def flat(self, elements: Iterable[Element]) -> list[Record]:
+        """Flatten a page's elements (on a worker: a page waiting for its turn holds flat records)."""
+        return [self.flatten(e) for e in elements]
+
+
+class Reader(t.Protocol):
+    """How a stream's collection is read: a stream declares one (page numbers, keyset, per-project routes)."""
+
+    def records(self, pager: Pager, query: Query) -> Iterator[Record]:
+        """The collection's records, flattened."""
+        ...
+
+
+class Pager:
+    """Reads pages for the readers: the client, the request pool and the sizes in one place."""
+
+    def __init__(
+        self,
+        client: OpenProjectClient,
+        *,
+        page_size: int,
+        concurrency: int,
+        pool: Callable[[], ThreadPoolExecutor],
+        stats: RunStats,
+    ) -> None:
+        self.client = client
+        self.page_size = page_size
+        self.concurrency = concurrency
+        self._pool = pool
+        self._stats = stats
+        self._capped_noted: set[str] = set()
+
+    def read(self, label: str, path: str, params: dict[str, t.Any], *, missing: Missing = Missing.FAIL) -> Page:
+        """GET one page (retried) and decode it."""
+        try:
+            response = self.client.get(path, params, label=label, missing=missing)
+        except HTTPStatusError as exc:  # name the stream (CollectionUnavailable is no HTTPStatusError)
+            raise HTTPStatusError(f"{label}: {exc}", exc.status) from None
+        page = page_of(response, params.get("offset") or 1)
+        asked = params.get("pageSize")
+        if page.page_size and isinstance(asked, int) and page.page_size < asked and label not in self._capped_noted:
+            self._capped_noted.add(label)
+            logger.info("%s: the server capped pageSize at %d (asked for %d)", label, page.page_size, asked)
+        return page
+
+    def first(self, query: Query, params: dict[str, t.Any]) -> Page:
+        """A stream's first request: it decides whether this server has the collection and lets us read it."""
+        page = self.read(query.label, query.path, params, missing=Missing.SKIP_STREAM)
+        if query.reports_total and page.total is not None:
+            self._stats.of(query.label).total = page.total
+        return page
+
+    def elements(self, label: str, path: str, params: dict[str, t.Any] | None = None) -> list[Element]:
+        """Every element of a collection that may not exist here (403/404: none), following pages."""
+        found: list[Element] = []
+        offset = 1
+        while True:
+            query = {"pageSize": self.page_size, "offset": offset, **(params or {})}
+            response = self.client.get_optional(path, query, label=label)
+            if response is None:
+                return found
+            page = page_of(response, offset)
+            found.extend(page.elements)
+            if page.is_last:
+                return found
+            offset += 1
+
+    def ordered(self, function: Callable[[t.Any], t.Any], items: Iterable[t.Any], depth: int) -> Iterator[t.Any]:
+        """`map(function, items)` on the request pool, `depth` at a time, results in order."""
+        return ordered_map(self._pool(), function, items, depth)
+
+    @property
+    def page_depth(self) -> int:
+        """Page-sized requests in flight at once."""
+        return min(self.concurrency, PAGES_IN_FLIGHT)
+
+    def submit(self, function: Callable[[], t.Any]) -> t.Any:
+        """Run `function` on the request pool; returns its Future."""
+        return self._pool().submit(function)

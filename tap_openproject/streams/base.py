@@ -1,0 +1,151 @@
+"""OpenProjectStream: the adapter between the SDK and the tap's readers. It builds the stream's query, hands it to
+the reader the stream declares, and passes records on; the mechanics live in http/, paging/ and bookmarks.py.
+
+A stream subclass is a declaration: name, path, record shape, replication key, reader, project scope.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_openproject.bookmarks import BookmarkPolicy
+from tap_openproject.errors import CollectionUnavailable
+from tap_openproject.paging import NumberedPages, Prefetched, Query, with_prefetch
+from tap_openproject.sdk_hooks import StreamHooks
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_openproject.hal import RecordShape
+    from tap_openproject.observability import RunStats
+    from tap_openproject.paging.page import Reader
+    from tap_openproject.runtime import RunContext
+
+Record = dict[str, t.Any]
+
+
+class OpenProjectStream(StreamHooks):
+    """One OpenProject API v3 collection."""
+
+    #: What the records look like (schema and flattening from one declaration).
+    shape: t.ClassVar[RecordShape]
+    #: The collection path under /api/v3; `{name}` is filled from a child's context.
+    path: t.ClassVar[str]
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)  # type: ignore[misc]
+    #: How the collection is read (page numbers, keyset on updatedAt, per-project routes ...).
+    reader: t.ClassVar[Reader] = NumberedPages()
+    #: Filter name that restricts this endpoint to projects (project_ids), if the server has one.
+    project_filter: t.ClassVar[str | None] = None
+    #: Record column to restrict by project on the client side when the endpoint has no such filter.
+    project_column: t.ClassVar[str | None] = None
+    #: Work packages: without `filters` the server returns only open ones, so always send it.
+    always_send_filters: t.ClassVar[bool] = False
+    #: Which resource's custom fields this stream carries (see custom_fields.py); defaults to the stream name.
+    custom_field_resource: t.ClassVar[str | None] = None
+    #: Records leave `RecordShape.flatten` as JSON-native values of exactly the declared types (and custom fields
+    #: typed from the instance's schemas), so the SDK's per-record conformance pass is skipped.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: Tap, run: RunContext) -> None:
+        schema = self.shape.json_schema()
+        if self.shape.custom_fields:
+            schema["properties"].update(run.custom_fields.properties(self.custom_field_resource or self.name))
+        super().__init__(tap, schema=schema)
+        self.run = run
+        self._prefetched = Prefetched()
+        self._known_columns: frozenset[str] | None = None
+        self._warned_columns: set[str] = set()
+
+    @property
+    def run_stats(self) -> RunStats:
+        """The run's statistics."""
+        return self.run.stats
+
+    @classmethod
+    def scope_filters(cls, project_ids: t.Sequence[int]) -> list[dict[str, t.Any]]:
+        """Filters every request of this stream carries (project scoping on the server side)."""
+        if project_ids and cls.project_filter:
+            return [{cls.project_filter: {"operator": "=", "values": [str(p) for p in project_ids]}}]
+        return []
+
+    def query(self, context: Context | None) -> Query:
+        """What the reader needs to know about this stream's collection (for a child: of this parent)."""
+        key = self.replication_key
+        start = self.get_starting_timestamp(context) if key else None
+        if key and self.bookmarks is None:
+            self.bookmarks = BookmarkPolicy(key, self.run.bookmark_cap)
+        return Query(
+            label=self.name,
+            path=self.path.format(**(context or {})),
+            flatten=self.shape.flatten,
+            filters=self.scope_filters(self.run.settings.project_ids),
+            always_send_filters=self.always_send_filters,
+            reports_total=context is None,
+            replication_key=key,
+            since=start.isoformat() if start else None,
+            fresh=self.bookmarks.fresh(self.get_context_state(context)) if key and self.bookmarks else None,
+            project_ids=self.run.settings.project_ids,
+        )
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        """Every record of this stream (for a child: of this parent), or none if the stream is unavailable."""
+        self.run.start()
+        if self.name in self.run.unavailable:
+            return
+        try:
+            prefetched = self._prefetched.take(context) if context else None
+            records = self.reader.records(self.run.pager, self.query(context)) if prefetched is None else prefetched
+            yield from self._with_child_prefetch(records)
+        except CollectionUnavailable as unavailable:
+            self.run.unavailable.mark(self.name, str(unavailable), context)
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:  # noqa: ARG002
+        """Client-side project scoping where the endpoint has no project filter."""
+        project_ids = self.run.settings.project_ids
+        scoped_here = project_ids and self.project_column and not self.project_filter
+        if scoped_here and row.get(t.cast("str", self.project_column)) not in project_ids:
+            return None
+        if self.shape.custom_fields:
+            self._warn_about_new_columns(row)
+        return row
+
+    # -- children: fetched ahead, on the pool, consumed in order by the SDK ----------------------------------------
+    def prefetch(self, context: Context) -> None:
+        """Start fetching this child collection for `context` on the pool; `get_records` picks it up."""
+        if self.name in self.run.unavailable:
+            return
+        pager = self.run.pager
+        self._prefetched.start(pager, context, lambda: list(self.reader.records(pager, self.query(context))))
+
+    def _with_child_prefetch(self, records: Iterable[Record]) -> Iterable[Record]:
+        children = [c for c in self.child_streams if c.selected and isinstance(c, OpenProjectStream)]
+        if not children or self.run.pager.concurrency == 1:
+            return records
+
+        def start(record: Record) -> None:
+            context = self.get_child_context(record, None)
+            if context is not None:
+                for child in children:
+                    child.prefetch(context)
+
+        return with_prefetch(records, start, depth=2 * self.run.pager.concurrency)
+
+    def _warn_about_new_columns(self, row: Record) -> None:
+        """A custom field created after discovery passes through untyped: say so once, never drop it."""
+        if self._known_columns is None:
+            self._known_columns = frozenset(self.effective_schema.get("properties", {}))
+        new = row.keys() - self._known_columns - self._warned_columns
+        if new:
+            self._warned_columns |= new
+            self.logger.warning(
+                "%s has columns the catalog does not declare (%s): they pass through untyped; run --discover "
+                "again (meltano: refresh the catalog) to type them",
+                self.name,
+                ", ".join(sorted(new)),
+            )
+

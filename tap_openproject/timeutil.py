@@ -1,0 +1,76 @@
+"""Time: OpenProject's timestamps in one canonical text form, whole seconds as its filters compare them, and a
+clock that tests can replace.
+
+Canonical timestamps are fixed-width UTC with milliseconds (`2024-03-01T10:00:00.000Z`), so they sort as text
+as they sort in time, and the first 19 characters are the whole second the server's datetime filters compare.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import typing as t
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """Parse ISO 8601 (date or date-time, 'Z' or offset, optional fraction) into an aware UTC datetime."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """Fixed-width UTC with milliseconds, e.g. 2024-03-01T10:00:00.000Z (sorts as text as it sorts in time)."""
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def datetime_value(value: t.Any) -> t.Any:
+    """A canonical UTC timestamp string for an API date-time; other values as they are."""
+    if isinstance(value, str) and value.endswith("Z"):  # OpenProject's own forms, without parsing
+        if len(value) == 20 and value[10] == "T":
+            return value[:19] + ".000Z"
+        if len(value) == 24 and value[19] == ".":
+            return value
+    if isinstance(value, str) and value:
+        try:
+            return format_datetime(parse_datetime(value))
+        except ValueError:
+            return value
+    return value
+
+
+def second(timestamp: str) -> str:
+    """The whole second of a canonical timestamp (YYYY-MM-DDTHH:MM:SS), as the server's filters compare it."""
+    return timestamp[:19]
+
+
+def next_second(whole_second: str) -> str:
+    """The second after a whole-second timestamp."""
+    moment = dt.datetime.fromisoformat(whole_second) + dt.timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def utc_now() -> dt.datetime:
+    """Now, aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Clock:
+    """Wall time, monotonic time and sleep: the real ones, replaceable in tests."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Monotonic seconds, for durations."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Block this thread for `seconds`."""
+        if seconds > 0:
+            time.sleep(seconds)
