@@ -28,10 +28,16 @@ def self_signed_server(tmp_path):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             requests_seen.append(dict(self.headers))
+            body = b'{"_type": "Collection", "total": 0, "count": 0, "_embedded": {"elements": []}}'
+            if self.path.startswith("/api/v3/users/me"):
+                body = b'{"id": 1, "login": "admin"}'
+            elif self.path.startswith("/api/v3/statuses"):
+                body = b'{"_type": "Collection", "total": 1, "count": 1, "_embedded": {"elements": [{"id": 1}]}}'
             self.send_response(200)
             self.send_header("Content-Type", "application/hal+json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(b'{"id": 1, "login": "admin"}')
+            self.wfile.write(body)
 
         def log_message(self, *args):
             pass
@@ -42,12 +48,12 @@ def self_signed_server(tmp_path):
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", requests_seen
+    yield f"https://127.0.0.1:{server.server_address[1]}", requests_seen, cert
     server.shutdown()
 
 
 def test_untrusted_certificate_fails_at_once_without_sending_the_key(self_signed_server):
-    url, requests_seen = self_signed_server
+    url, requests_seen, _ = self_signed_server
     clock = FakeClock()
 
     result = run_sync({"base_url": url, "api_key": "tls-test-key-123456"}, streams=["statuses"], clock=clock)
@@ -56,3 +62,14 @@ def test_untrusted_certificate_fails_at_once_without_sending_the_key(self_signed
     assert "TLS failed" in str(result.error) and "not retried" in str(result.error)
     assert clock.sleeps == []
     assert requests_seen == []
+
+
+def test_requests_ca_bundle_is_honoured_as_the_tls_error_advises(self_signed_server, monkeypatch):
+    url, requests_seen, cert = self_signed_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+
+    result = run_sync({"base_url": url, "api_key": "tls-test-key-123456"}, streams=["statuses"], clock=FakeClock())
+
+    assert result.error is None, result.error
+    assert result.ids("statuses") == [1]  # read over TLS verified against the bundle the variable names
+    assert requests_seen

@@ -68,6 +68,9 @@ class OpenProjectClient:
         self._auth = ApiKeyAuth(api_key)
         self._headers = {"Accept": _ACCEPT, "User-Agent": user_agent}
         self._timeout = (timeout, timeout)
+        # What requests' own Session.request would take from the environment (REQUESTS_CA_BUNDLE, proxies and
+        # NO_PROXY): Session.send alone ignores it. One host, so once per run.
+        self._send_options = self.session.merge_environment_settings(api_root, {}, None, None, None)
         self._rng = rng or random.Random()  # noqa: S311 - for jitter, not secrets  # nosec B311
 
     def get(
@@ -131,7 +134,7 @@ class OpenProjectClient:
 
     def _attempt(self, request: requests.PreparedRequest) -> ApiResponse | Failure:
         try:
-            response = self.session.send(request, timeout=self._timeout, allow_redirects=True)
+            response = self.session.send(request, timeout=self._timeout, allow_redirects=True, **self._send_options)
         except _TRANSPORT_ERRORS as exc:
             return classify_exception(exc)
         return classify_response(response)
