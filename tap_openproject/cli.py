@@ -6,14 +6,18 @@ Exit codes: 0 success; 1 sync failed (API or server error after retries, breaker
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import sys
 import typing as t
 
-from tap_openproject import logs
 from tap_openproject.errors import EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
-from tap_openproject.settings import read_config_file, warn_if_readable_by_others
-from tap_openproject.tap import TapOpenProject
+from tap_openproject.interrupt import INTERRUPT
+
+if t.TYPE_CHECKING:
+    from types import FrameType
 
 logger = logging.getLogger("tap-openproject")
 
@@ -32,8 +36,29 @@ def config_paths(argv: t.Sequence[str]) -> list[str]:
     return paths
 
 
+def _exit_now(code: int) -> t.NoReturn:
+    """Exit without waiting for request threads still in flight: everything delivered is flushed and the last
+    state is written, and an orchestrator that sent SIGTERM expects the process gone within seconds, not after
+    the slowest outstanding request (up to `timeout`)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def _note_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - the signal API
+    INTERRUPT.handle(signum)
+
+
 def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
     """Run the tap; never lets a traceback reach the user (it goes to DEBUG logs, redacted)."""
+    # First, before the SDK's import (most of a start-up): SIGINT/SIGTERM only take note from here on.
+    signal.signal(signal.SIGINT, _note_signal)
+    signal.signal(signal.SIGTERM, _note_signal)
+    from tap_openproject import logs  # noqa: PLC0415 - after the handlers, see above
+    from tap_openproject.settings import read_config_file, warn_if_readable_by_others  # noqa: PLC0415
+    from tap_openproject.tap import TapOpenProject  # noqa: PLC0415
+
     args = list(sys.argv[1:] if argv is None else argv)
     command = TapOpenProject.cli  # sets up the SDK's console logging
     logs.configure()
@@ -44,10 +69,14 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
         logs.configure(log_format if isinstance(log_format, str) else "text")
         for path in config_paths(args):
             warn_if_readable_by_others(path)
+        INTERRUPT.check()
         command.main(args=args, prog_name="tap-openproject", standalone_mode=True)
     except Interrupted as exc:
-        logger.error("Stopped by signal %d; the last state was written: run again to continue", exc.signum)
-        sys.exit(exc.exit_code)
+        if exc.during_sync:
+            logger.error("Stopped by signal %d; the last state was written: run again to continue", exc.signum)
+        else:
+            logger.error("Stopped by signal %d before the sync started; nothing was written: run again", exc.signum)
+        _exit_now(exc.exit_code)
     except TapOpenProjectError as exc:
         logger.error("%s", exc)
         sys.exit(exc.exit_code)

@@ -66,7 +66,7 @@ class CollectionUnavailable(SyncError):  # noqa: N818 - names a condition the ca
 
 
 class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
-    """SIGINT or SIGTERM arrived; the last state was written before this was raised.
+    """SIGINT or SIGTERM arrived (raised at a safe point, see interrupt.py).
 
     A BaseException so that no `except Exception` on the way up can swallow it.
     """
@@ -74,6 +74,8 @@ class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
     def __init__(self, signum: int) -> None:
         super().__init__(f"interrupted by signal {signum}")
         self.signum = signum
+        #: True once the sync had begun (the run then wrote its last state on the way out).
+        self.during_sync = False
 
     @property
     def exit_code(self) -> int:

@@ -15,7 +15,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.singerlib import RecordMessage
 
 from tap_openproject.errors import ConfigError
-from tap_openproject.signals import GUARD
+from tap_openproject.interrupt import INTERRUPT
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -107,6 +107,6 @@ class TapHooks(Tap):
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         """Why: the SDK's handler writes STATE from inside the signal handler (which can tear a message in half)
-        and exits 0, so a killed run looks successful. Ours only takes note (see signals.py); the run writes the
-        last state on its way out and the CLI exits 128 + signal."""
-        GUARD.handle(signum)
+        and exits 0, so a killed run looks successful. Ours only takes note (see interrupt.py); the run stops at
+        the next safe point, writes the last state on its way out, and the CLI exits 128 + signal."""
+        INTERRUPT.handle(signum)

@@ -14,6 +14,7 @@ from singer_sdk.singerlib import StateMessage
 
 from tap_openproject import logs
 from tap_openproject.errors import EXIT_OK, EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
+from tap_openproject.interrupt import INTERRUPT
 from tap_openproject.observability import log_run_summary, write_textfile
 from tap_openproject.runtime import RunContext
 from tap_openproject.sdk_hooks import TapHooks
@@ -26,8 +27,8 @@ from tap_openproject.settings import (
     resolve,
     settings_of,
 )
-from tap_openproject.signals import GUARD, GuardedSingerWriter
 from tap_openproject.streams import STREAM_TYPES
+from tap_openproject.writer import BlockWriter
 
 if t.TYPE_CHECKING:
     from pathlib import PurePath
@@ -57,7 +58,7 @@ class TapOpenProject(TapHooks):
     name = "tap-openproject"
     package_name = PACKAGE_NAME
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = GuardedSingerWriter
+    message_writer_class = BlockWriter
 
     def __init__(
         self,
@@ -113,7 +114,8 @@ class TapOpenProject(TapHooks):
             self.sync_all()
             exit_code = EXIT_OK
         except Interrupted as exc:
-            GUARD.clear()
+            INTERRUPT.clear()
+            exc.during_sync = True
             exit_code = exc.exit_code
             raise
         except TapOpenProjectError as exc:

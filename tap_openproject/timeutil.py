@@ -11,6 +11,8 @@ import datetime as dt
 import time
 import typing as t
 
+from tap_openproject.interrupt import INTERRUPT
+
 
 def parse_datetime(value: str) -> dt.datetime:
     """Parse ISO 8601 (date or date-time, 'Z' or offset, optional fraction) into an aware UTC datetime."""
@@ -71,6 +73,6 @@ class Clock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Block this thread for `seconds`."""
+        """Block this thread for `seconds`, or until SIGINT/SIGTERM (then raises Interrupted)."""
         if seconds > 0:
-            time.sleep(seconds)
+            INTERRUPT.sleep(seconds)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_openproject.signals import GuardedSingerWriter
+from tap_openproject.writer import BlockWriter
 
 
 class BinaryStdout(io.TextIOWrapper):
@@ -47,7 +47,7 @@ def lines(stdout: BinaryStdout) -> list[dict]:
 
 
 def test_records_wait_for_the_next_state_and_arrive_before_it_in_order(stdout):
-    writer = GuardedSingerWriter()
+    writer = BlockWriter()
     with writing_to(stdout):
         for number in range(3):
             writer.write_message(RecordMessage(stream="work_packages", record={"id": number}))
@@ -63,7 +63,7 @@ def test_records_wait_for_the_next_state_and_arrive_before_it_in_order(stdout):
 
 
 def test_large_volumes_are_written_in_blocks_before_any_state(stdout):
-    writer = GuardedSingerWriter()
+    writer = BlockWriter()
     record = {"id": 1, "subject": "x" * 2000}
     with writing_to(stdout):
         for _ in range(300):  # ~600 KiB: more than one block

@@ -14,7 +14,9 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import threading
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import requests
@@ -22,6 +24,7 @@ import requests
 from tap_openproject.errors import CollectionUnavailable, HTTPStatusError, SyncError, UnsafeRequestError
 from tap_openproject.http.responses import ApiResponse, Failure, classify_exception, classify_response
 from tap_openproject.http.transport import ApiKeyAuth, ScopedSession, within
+from tap_openproject.interrupt import INTERRUPT
 
 if t.TYPE_CHECKING:
     from tap_openproject.http.guard import Guard
@@ -71,6 +74,9 @@ class OpenProjectClient:
         # What requests' own Session.request would take from the environment (REQUESTS_CA_BUNDLE, proxies and
         # NO_PROXY): Session.send alone ignores it. One host, so once per run.
         self._send_options = self.session.merge_environment_settings(api_root, {}, None, None, None)
+        # Requests of the main thread run on this helper thread while the main thread waits in a polling wait:
+        # a request blocked in recv would otherwise hold a SIGTERM for up to `timeout` seconds.
+        self._foreground = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openproject-foreground")
         self._rng = rng or random.Random()  # noqa: S311 - for jitter, not secrets  # nosec B311
 
     def get(
@@ -102,6 +108,7 @@ class OpenProjectClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
+        self._foreground.shutdown(wait=False, cancel_futures=True)
         self.session.close()
 
     def _get(self, path: str, params: t.Mapping[str, t.Any] | None, label: str) -> ApiResponse:
@@ -133,6 +140,11 @@ class OpenProjectClient:
         return prepared
 
     def _attempt(self, request: requests.PreparedRequest) -> ApiResponse | Failure:
+        if threading.current_thread() is threading.main_thread():
+            return INTERRUPT.result(self._foreground.submit(self._send, request))
+        return self._send(request)
+
+    def _send(self, request: requests.PreparedRequest) -> ApiResponse | Failure:
         try:
             response = self.session.send(request, timeout=self._timeout, allow_redirects=True, **self._send_options)
         except _TRANSPORT_ERRORS as exc:

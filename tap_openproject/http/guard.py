@@ -11,6 +11,7 @@ import threading
 import typing as t
 
 from tap_openproject.errors import CircuitOpenError
+from tap_openproject.interrupt import INTERRUPT
 
 if t.TYPE_CHECKING:
     from tap_openproject.observability import Counters
@@ -41,7 +42,9 @@ class Guard:
 
     def before_attempt(self) -> None:
         """Refuse to send while the breaker is open; wait while the server asked us to pause, and for this
-        request's slot under max_requests_per_second (slots are handed out in order across threads)."""
+        request's slot under max_requests_per_second (slots are handed out in order across threads). A safe
+        point for SIGINT/SIGTERM: no request starts after one."""
+        INTERRUPT.check()
         with self._lock:
             if self._open:
                 raise self._open_error()

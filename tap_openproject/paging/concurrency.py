@@ -12,6 +12,8 @@ import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from tap_openproject.interrupt import INTERRUPT
+
 T = t.TypeVar("T")
 R = t.TypeVar("R")
 
@@ -29,9 +31,9 @@ def ordered_map(
         for item in items:
             pending.append(executor.submit(function, item))
             if len(pending) >= window:
-                yield pending.popleft().result()
+                yield INTERRUPT.result(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield INTERRUPT.result(pending.popleft())
     finally:
         for future in pending:
             future.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_openproject.interrupt import INTERRUPT
 from tap_openproject.paging.concurrency import Lookahead
 
 if t.TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Prefetched:
     def take(self, context: t.Mapping[str, t.Any]) -> list[Record] | None:
         """The records fetched ahead for `context`, or None when nothing was started for it."""
         future = self._futures.pop(context_key(context), None)
-        return None if future is None else future.result()
+        return None if future is None else INTERRUPT.result(future)
 
 
 def with_prefetch(
