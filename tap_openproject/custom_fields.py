@@ -103,12 +103,20 @@ class CustomFieldCatalog:
 
     @classmethod
     def discover(cls, pager: Pager, project_ids: tuple[int, ...] = ()) -> CustomFieldCatalog:
-        """Read the schemas (a schema this server or token lacks contributes no fields)."""
-        fields: dict[str, dict[int, CustomField]] = {}
-        for resource in SINGLE_SCHEMA_RESOURCES:
+        """Read the schemas, on the request pool (a schema this server or token lacks contributes no fields)."""
+
+        def single(resource: str) -> list[CustomField]:
             response = pager.client.get_optional(f"/{resource}/schema", label=STARTUP)
-            if response is not None and isinstance(response.body, dict):
-                fields[resource] = {f.id: f for f in fields_of(response.body)}
+            return fields_of(response.body) if response is not None and isinstance(response.body, dict) else []
+
+        fields = {
+            resource: {f.id: f for f in found}
+            for resource, found in zip(
+                SINGLE_SCHEMA_RESOURCES,
+                pager.ordered(single, SINGLE_SCHEMA_RESOURCES, pager.concurrency),
+                strict=True,
+            )
+        }
         fields["work_packages"] = {f.id: f for f in _work_package_fields(pager, project_ids)}
         return cls(fields)
 
@@ -141,18 +149,26 @@ class CustomFieldCatalog:
 
 
 def _work_package_fields(pager: Pager, project_ids: tuple[int, ...]) -> list[CustomField]:
-    """Work package custom fields, from the schema of every project/type pair (in scope)."""
+    """Work package custom fields, from the schema of every project/type pair (in scope): the per-project type
+    lists and the schema batches are read on the request pool, so discovery does not grow by one round trip per
+    project."""
     params = {"filters": json_param([{"id": {"operator": "=", "values": [str(p) for p in project_ids]}}])}
     projects = pager.elements(STARTUP, "/projects", params if project_ids else None)
-    pairs: list[str] = []
-    for project_id in (p["id"] for p in projects if isinstance(p.get("id"), int)):
-        for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types"):
-            pairs.append(f"{project_id}-{type_['id']}")
-    found: dict[int, CustomField] = {}
-    for start in range(0, len(pairs), _SCHEMA_BATCH):
-        batch = pairs[start : start + _SCHEMA_BATCH]
+    ids = [p["id"] for p in projects if isinstance(p.get("id"), int)]
+
+    def types_of(project_id: int) -> list[str]:
+        return [f"{project_id}-{type_['id']}" for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types")]
+
+    pairs = [pair for found in pager.ordered(types_of, ids, pager.concurrency) for pair in found]
+
+    def schemas_of(batch: list[str]) -> list[dict[str, t.Any]]:
         filters = json_param([{"id": {"operator": "=", "values": batch}}])
-        for schema in pager.elements(STARTUP, "/work_packages/schemas", {"filters": filters}):
+        return pager.elements(STARTUP, "/work_packages/schemas", {"filters": filters})
+
+    batches = [pairs[start : start + _SCHEMA_BATCH] for start in range(0, len(pairs), _SCHEMA_BATCH)]
+    found: dict[int, CustomField] = {}
+    for schemas in pager.ordered(schemas_of, batches, pager.concurrency):
+        for schema in schemas:
             for field in fields_of(schema):
                 found.setdefault(field.id, field)
     return list(found.values())

@@ -85,6 +85,8 @@ class RunContext:
         self.unavailable = Unavailable(fatal=settings.fail_on_unavailable_streams)
         #: Bookmarks never move past this (the sync's start, by the server's clock when it is earlier).
         self.bookmark_cap: str | None = None
+        #: A catalog was supplied: stream schemas (custom-field columns included) come from it, not from the server.
+        self.catalog_supplied = False
         self._executor: ThreadPoolExecutor | None = None
         self._custom_fields: CustomFieldCatalog | None = None
         self._start_lock = threading.Lock()

@@ -71,7 +71,7 @@ class StreamHooks(Stream):
         if self._deselects is None:
             self._deselects = any(not selected for breadcrumb, selected in self.mask.items() if breadcrumb)
         if self._deselects:
-            pop_deselected_record_properties(record, self.schema, self.mask)
+            pop_deselected_record_properties(record, self.effective_schema, self.mask)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

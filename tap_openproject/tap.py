@@ -95,7 +95,8 @@ class TapOpenProject(TapHooks):
             raise
 
     def discover_streams(self) -> list[Stream]:
-        """Every stream of the catalog (custom fields are read from the instance first)."""
+        """Every stream of the catalog (without a catalog, custom fields are read from the instance first)."""
+        self.run_context.catalog_supplied = self.input_catalog is not None
         return [stream_type(self, self.run_context) for stream_type in STREAM_TYPES]
 
     def close(self) -> None:

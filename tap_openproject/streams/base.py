@@ -53,7 +53,9 @@ class OpenProjectStream(StreamHooks):
 
     def __init__(self, tap: Tap, run: RunContext) -> None:
         schema = self.shape.json_schema()
-        if self.shape.custom_fields:
+        if self.shape.custom_fields and not run.catalog_supplied:
+            # With a catalog, its schema (typed custom fields included, from discovery) is what the SDK uses:
+            # reading the instance's schemas again would only cost requests that grow with the instance.
             schema["properties"].update(run.custom_fields.properties(self.custom_field_resource or self.name))
         super().__init__(tap, schema=schema)
         self.run = run
