@@ -1,8 +1,8 @@
 """`python -m bench`: measure the tap against the sequential floor and write bench/results.md.
 
-    python -m bench                  # issue 5's scenarios (a few minutes)
+    python -m bench                  # every scenario (several minutes)
     python -m bench --quick          # small sizes, for CI (seconds)
-    python -m bench --only memory    # one scenario (work_packages, activities, memory)
+    python -m bench --only memory    # one scenario (work_packages, activities, memory, record_path, startup, large)
     python -m bench --profile        # cProfile of the tap on 20,000 work packages at zero server cost
     python -m bench --tap-src DIR    # measure the tap_openproject package of another checkout
     python -m bench --tap-rev HEAD   # measure tap_openproject as committed at a git revision
@@ -26,7 +26,7 @@ from bench.double import REPO
 from bench.measure import OtherLoad
 from bench.profile import profile_tap
 from bench.report import machine, now, render, tap_revision
-from bench.scenarios import QUICK, SCENARIOS, Bench, Plan
+from bench.scenarios import QUICK, QUICK_STARTUP_PROJECTS, SCENARIOS, STARTUP_PROJECTS, Bench, Plan
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,10 +102,13 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
     other_load = OtherLoad()
     bench.measure_startup()
     results = []
+    runs = {"work_packages": bench.work_packages, "activities": bench.children, "memory": bench.memory,
+            "record_path": bench.record_path, "large": bench.large,
+            "startup": lambda: bench.startup_requests(QUICK_STARTUP_PROJECTS if args.quick else STARTUP_PROJECTS)}
     for name in args.only or SCENARIOS:
         print(f"scenario {name}", flush=True)
-        results.append(getattr(bench, {"work_packages": "work_packages", "activities": "children",
-                                       "memory": "memory"}[name])())
+        outcome = runs[name]()
+        results.extend(outcome if isinstance(outcome, list) else [outcome])
     load_after = os.getloadavg()[0]
     others = other_load.cores()
     finished = now()
@@ -122,8 +125,9 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
         indent=2))
     print(f"wrote {args.out}")
     for result in results:
-        print(f"  {result.title}: {result.ratio_label} = {result.ratio:.2f} "
-              f"(target <= {result.target:g}: {'met' if result.met else 'NOT met'})")
+        verdict = "no target" if result.target is None else f"target <= {result.target:g}: " + (
+            "met" if result.met else "NOT met")
+        print(f"  {result.title}: {result.ratio_label} = {result.ratio:.2f} ({verdict})")
     return 0
 
 

@@ -21,8 +21,10 @@ class DoubleProcess:
     serialised before it announces its port (first renders are the double's cost, not the server's)."""
 
     def __init__(self, work_dir: Path, *, work_packages: int, latency_ms: float, per_record_ms: float,
-                 api_key: str, python: str = sys.executable, startup_timeout_s: float = 300.0) -> None:
+                 api_key: str, python: str = sys.executable, startup_timeout_s: float = 300.0,
+                 projects: int = 4) -> None:
         self.work_packages = work_packages
+        self.projects = projects
         self.latency_ms = latency_ms
         self.per_record_ms = per_record_ms
         self.api_key = api_key
@@ -43,10 +45,10 @@ class DoubleProcess:
         if self._process is not None:
             raise RuntimeError("this double is already running")
         self._dir.mkdir(parents=True, exist_ok=True)
-        port_file = self._dir / f"double-{self.work_packages}.port"
+        port_file = self._dir / f"double-{self.work_packages}-{self.projects}.port"
         port_file.unlink(missing_ok=True)
         command = [self._python, "-m", "tests.openproject_double", "--port", "0",
-                   "--work-packages", str(self.work_packages), "--latency-ms", str(self.latency_ms),
+                   "--work-packages", str(self.work_packages), "--projects", str(self.projects), "--latency-ms", str(self.latency_ms),
                    "--per-record-ms", str(self.per_record_ms), "--api-key", self.api_key,
                    "--port-file", str(port_file), "--prerender", "all", "--stats"]
         log = open(self._dir / f"double-{self.work_packages}.log", "wb")  # noqa: SIM115 - lives with the process

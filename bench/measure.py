@@ -24,7 +24,8 @@ pid = os.posix_spawnp(argv[0], argv, os.environ)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
 with open(result, "w") as out:
-    json.dump({"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, out)
+    json.dump({"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
+               "exit": os.waitstatus_to_exitcode(status)}, out)
 """
 
 
@@ -35,6 +36,7 @@ class Run:
     wall_s: float
     peak_rss_mib: float
     returncode: int
+    cpu_s: float = 0.0  # user + system CPU of the command itself (wait4), all its threads
 
 
 class MeasuredProcessError(RuntimeError):
@@ -65,7 +67,8 @@ def run_measured(command: list[str], *, stdout: Path, stderr: Path, env: dict[st
     if process.returncode != 0 or not result.exists():
         raise MeasuredProcessError(f"the measuring wrapper failed ({process.returncode}); stderr in {stderr}")
     measured = json.loads(result.read_text())
-    run = Run(wall_s=measured["wall_s"], peak_rss_mib=measured["maxrss_kib"] / 1024, returncode=measured["exit"])
+    run = Run(wall_s=measured["wall_s"], peak_rss_mib=measured["maxrss_kib"] / 1024, returncode=measured["exit"],
+              cpu_s=measured["cpu_s"])
     if run.returncode != 0:
         tail = stderr.read_text(errors="replace").strip().splitlines()[-5:]
         raise MeasuredProcessError(f"{command[0]} ... exited {run.returncode}; stderr in {stderr}:\n"

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import Measurement, Plan, ScenarioResult
+from bench.scenarios import Measurement, Plan, ScenarioResult, _label
 
 COLUMNS = ("| run | work packages | wall s | records | records/s | requests | peak RSS MiB | double CPU s "
            "| ratio | target | met |")
@@ -86,8 +86,9 @@ def render(results: list[ScenarioResult], plan: Plan, *, quick: bool, info: dict
              "", "## Summary", "",
              "| scenario | measure | measured | target | met |", "|:--|:--|--:|--:|:--:|"]
     for result in results:
-        lines.append(f"| {result.title} | {result.ratio_label} | {_num(result.ratio)} | <= {result.target:g} | "
-                     f"{'yes' if result.met else '**no**'} |")
+        target = "n/a" if result.target is None else f"<= {result.target:g}"
+        met = "n/a" if result.target is None else ("yes" if result.met else "**no**")
+        lines.append(f"| {result.title} | {result.ratio_label} | {_num(result.ratio)} | {target} | {met} |")
     lines += ["", "## Machine", ""]
     lines += [f"- {key}: {value}" for key, value in info["machine"].items()]
     others = info["other_cores"]
@@ -116,13 +117,15 @@ def render(results: list[ScenarioResult], plan: Plan, *, quick: bool, info: dict
 
 
 def _table(result: ScenarioResult) -> list[str]:
-    out = [f"## {result.title}", "", f"Server cost: {result.server_cost}. Ratio: {result.ratio_label}.", "",
-           COLUMNS, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--:|"]
+    out = [f"## {result.title}", "", f"Server cost: {result.server_cost}. Ratio: {result.ratio_label}.", ""]
+    if result.table is not None:
+        return [*out, *result.table, "", *(f"- **Check:** {note}" for note in result.notes), ""]
+    out += [COLUMNS, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--:|"]
     headline = _headline(result)
     for row in result.rows:
         is_headline = row is headline
-        target = f"<= {result.target:g}" if is_headline else ""
-        met = ("yes" if result.met else "**no**") if is_headline else ""
+        target = f"<= {result.target:g}" if is_headline and result.target is not None else ""
+        met = ("yes" if result.met else "**no**") if is_headline and result.target is not None else ""
         out.append(f"| {_label(row)} | {row.work_packages:,} | {row.wall_s:.2f} | {row.records:,} | "
                    f"{row.records_per_s:,.0f} | {row.requests:,} | {row.peak_rss_mib:.0f} | {_num(row.double_cpu_s)} | "
                    f"{_num(row.ratio)} | "
@@ -139,10 +142,6 @@ def _table(result: ScenarioResult) -> list[str]:
 def _headline(result: ScenarioResult) -> Measurement | None:
     taps = [row for row in result.rows if row.client == "tap"]
     return taps[-1] if taps else None
-
-
-def _label(row: Measurement) -> str:
-    return "sequential floor" if row.client == "floor" else "tap (default settings)"
 
 
 def _num(value: float | None) -> str:

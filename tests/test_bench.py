@@ -27,7 +27,9 @@ from tests.openproject_double.data import OPEN_STATUS_IDS
 from tests.openproject_double.query import apply_sort
 
 UTC = timezone.utc
-SCENARIO_TITLES = ("Work packages:", "Child streams: activities of", "Memory: peak RSS of the tap at")
+SCENARIO_TITLES = ("Work packages:", "Child streams: activities of", "Memory: peak RSS of the tap at",
+                   "Record path: tap CPU per work package", "Record path: 3,000 work packages at zero server cost",
+                   "Start-up:", "Large:")
 COLUMNS = ("| run | work packages | wall s | records | records/s | requests | peak RSS MiB | double CPU s "
            "| ratio | target | met |")
 
@@ -47,23 +49,33 @@ def test_quick_benchmark_writes_a_table_for_every_scenario(tmp_path: Path) -> No
     for key in ("CPU", "Cores", "RAM", "Python", "OS"):
         assert f"- {key}: " in machine
     sections = text.split("\n## ")[4:]  # after the title, Summary, Machine and Settings
-    assert [s.split(":", 1)[0] for s in sections] == ["Work packages", "Child streams", "Memory"]
+    assert [s.split(":", 1)[0] for s in sections] == [
+        "Work packages", "Child streams", "Memory", "Record path", "Record path", "Start-up", "Large"]
     for section in sections:
+        assert "**Check:**" not in section  # every client delivered exactly the expected records
+        if section.startswith(("Record path: tap CPU", "Start-up")):
+            continue  # tables of their own, checked below
         assert COLUMNS in section
         rows = [line for line in section.splitlines() if line.startswith(("| sequential floor", "| tap "))]
-        assert len(rows) == (4 if section.startswith("Memory") else 2)
-        assert sum(row.endswith(("| yes |", "| **no** |")) for row in rows) == 1  # one verdict per scenario
-        assert "**Check:**" not in section  # every client delivered exactly the expected records
+        assert len(rows) == {"Memory": 4, "Record path": 4, "Large": 1}.get(section.split(":", 1)[0], 2)
+        verdicts = sum(row.endswith(("| yes |", "| **no** |")) for row in rows)
+        assert verdicts == (0 if section.startswith("Large") else 1)  # one verdict per scenario with a target
 
     results = json.loads((work / "results.json").read_text())
-    assert [s["key"] for s in results["scenarios"]] == ["work_packages", "activities", "memory"]
+    assert [s["key"] for s in results["scenarios"]] == [
+        "work_packages", "activities", "memory", "cpu_slope", "zero_cost", "startup", "large"]
     for scenario in results["scenarios"]:
         assert scenario["ratio"] > 0 and isinstance(scenario["met"], bool)
         for row in scenario["rows"]:
-            assert row["records"] > 0 and row["requests"] > 0 and row["peak_rss_mib"] > 0
+            assert row["records"] > 0 and row["requests"] > 0 and row["peak_rss_mib"] > 0 and row["cpu_s"] > 0
     floor, tap = results["scenarios"][1]["rows"]
     assert tap["records_by_stream"] == floor["records_by_stream"]  # same work packages and activities
     assert tap["requests_by_route"]["/api/v3/work_packages/{id}/activities"] == results["plan"]["children_parents"]
+    startup = next(s for s in results["scenarios"] if s["key"] == "startup")
+    assert startup["ratio"] == 1.0  # a sync with a catalog: the same requests before its first one, at 5 and 20
+    assert "| 20 | " in "\n".join(startup["table"])
+    large = next(s for s in results["scenarios"] if s["key"] == "large")
+    assert large["rows"][0]["records_by_stream"]["work_packages"] == results["plan"]["large_parents"]
 
 
 def test_the_double_process_starts_once_and_is_gone_after_the_block(tmp_path: Path) -> None:
