@@ -20,7 +20,10 @@ from urllib.parse import quote
 import pytest
 
 from tests.openproject_double import Dataset, Fault, OpenProjectDouble
+from tests.openproject_double.api import ROUTES, Endpoint, Route, RouteTable
 from tests.openproject_double.data import CLOSED_STATUS_IDS
+from tests.openproject_double.listing import UPDATED_AT, generic_sorts
+from tests.openproject_double.reply import json_reply
 
 KEY = "test-key-for-double"
 UTC = timezone.utc
@@ -352,6 +355,135 @@ def test_on_request_hook_can_change_data_between_pages(op: OpenProjectDouble) ->
     page1 = ids(get(op, "/api/v3/work_packages", {"filters": [], "pageSize": "10", "offset": "1"})[1])
     page2 = ids(get(op, "/api/v3/work_packages", {"filters": [], "pageSize": "10", "offset": "2"})[1])
     assert page1 == list(range(1, 11)) and page2 == list(range(12, 22))  # id 11 slid onto page 1: missed
+
+
+# --- the route table ---------------------------------------------------------------------------------------
+#: One path per route of the table (the routes it reaches are checked below), and its answer's _type.
+ROUTE_SAMPLES: dict[str, tuple[str, str]] = {
+    "/api/v3": ("/api/v3", "Root"),
+    "/api/v3/users/me": ("/api/v3/users/me", "User"),
+    "/api/v3/work_packages": ("/api/v3/work_packages", "WorkPackageCollection"),
+    "/api/v3/work_packages/schemas": ("/api/v3/work_packages/schemas", "Collection"),
+    "/api/v3/work_packages/schemas/{key}": ("/api/v3/work_packages/schemas/2-3", "Schema"),
+    "/api/v3/work_packages/{id:int}": ("/api/v3/work_packages/5", "WorkPackage"),
+    "/api/v3/work_packages/{id:int}/activities": ("/api/v3/work_packages/5/activities", "Collection"),
+    "/api/v3/work_packages/{id:int}/attachments": ("/api/v3/work_packages/5/attachments", "Collection"),
+    "/api/v3/projects/{project:int}/work_packages": ("/api/v3/projects/1/work_packages", "WorkPackageCollection"),
+    "/api/v3/projects/{project:int}/types": ("/api/v3/projects/1/types", "Collection"),
+    "/api/v3/projects/{project:int}/categories": ("/api/v3/projects/1/categories", "Collection"),
+    "/api/v3/projects/{project:int}/versions": ("/api/v3/projects/1/versions", "Collection"),
+    "/api/v3/projects/schema": ("/api/v3/projects/schema", "Schema"),
+    "/api/v3/time_entries/schema": ("/api/v3/time_entries/schema", "Schema"),
+    "/api/v3/users/schema": ("/api/v3/users/schema", "Schema"),
+    "/api/v3/versions/schema": ("/api/v3/versions/schema", "Schema"),
+    "/api/v3/projects": ("/api/v3/projects", "Collection"),
+    "/api/v3/projects/{id:int}": ("/api/v3/projects/2", "Project"),
+    "/api/v3/projects/{identifier}": ("/api/v3/projects/project-3", "Project"),
+    "/api/v3/relations": ("/api/v3/relations", "Collection"),
+    "/api/v3/relations/{id:int}": ("/api/v3/relations/1", "Relation"),
+    "/api/v3/time_entries": ("/api/v3/time_entries", "Collection"),
+    "/api/v3/time_entries/{id:int}": ("/api/v3/time_entries/1", "TimeEntry"),
+    "/api/v3/time_entries/activities/{id:int}": ("/api/v3/time_entries/activities/3", "TimeEntriesActivity"),
+    "/api/v3/memberships": ("/api/v3/memberships", "Collection"),
+    "/api/v3/memberships/{id:int}": ("/api/v3/memberships/1", "Membership"),
+    "/api/v3/users": ("/api/v3/users", "Collection"),
+    "/api/v3/users/{id:int}": ("/api/v3/users/4", "User"),
+    "/api/v3/groups": ("/api/v3/groups", "Collection"),
+    "/api/v3/groups/{id:int}": ("/api/v3/groups/9", "Group"),
+    "/api/v3/placeholder_users": ("/api/v3/placeholder_users", "Collection"),
+    "/api/v3/placeholder_users/{id:int}": ("/api/v3/placeholder_users/11", "PlaceholderUser"),
+    "/api/v3/principals": ("/api/v3/principals", "Collection"),
+    "/api/v3/news": ("/api/v3/news", "Collection"),
+    "/api/v3/news/{id:int}": ("/api/v3/news/1", "News"),
+    "/api/v3/documents": ("/api/v3/documents", "Collection"),
+    "/api/v3/documents/{id:int}": ("/api/v3/documents/1", "Document"),
+    "/api/v3/meetings": ("/api/v3/meetings", "Collection"),
+    "/api/v3/meetings/{id:int}": ("/api/v3/meetings/1", "Meeting"),
+    "/api/v3/statuses": ("/api/v3/statuses", "Collection"),
+    "/api/v3/statuses/{id:int}": ("/api/v3/statuses/4", "Status"),
+    "/api/v3/types": ("/api/v3/types", "Collection"),
+    "/api/v3/types/{id:int}": ("/api/v3/types/2", "Type"),
+    "/api/v3/priorities": ("/api/v3/priorities", "Collection"),
+    "/api/v3/priorities/{id:int}": ("/api/v3/priorities/8", "Priority"),
+    "/api/v3/roles": ("/api/v3/roles", "Collection"),
+    "/api/v3/roles/{id:int}": ("/api/v3/roles/3", "Role"),
+    "/api/v3/versions": ("/api/v3/versions", "Collection"),
+    "/api/v3/versions/{id:int}": ("/api/v3/versions/1", "Version"),
+    "/api/v3/categories/{id:int}": ("/api/v3/categories/1", "Category"),
+    "/api/v3/custom_options/{id:int}": ("/api/v3/custom_options/1", "CustomOption"),
+    "/api/v3/activities/{id:int}": ("/api/v3/activities/101", "Activity"),
+    "/api/v3/attachments/{id:int}": ("/api/v3/attachments/2", "Attachment"),
+    "/api/v3/project_statuses/on_track": ("/api/v3/project_statuses/on_track", "ProjectStatus"),
+}
+
+
+@pytest.mark.parametrize("pattern", [route.pattern for route in ROUTES.routes])
+def test_every_route_of_the_table_is_reachable_and_can_go_missing(op: OpenProjectDouble, pattern: str) -> None:
+    assert pattern in ROUTE_SAMPLES, f"add a sample path for the new route {pattern} to ROUTE_SAMPLES"
+    path, type_name = ROUTE_SAMPLES[pattern]
+    found = ROUTES.find(path)
+    assert found is not None and found[0].pattern == pattern  # no earlier route shadows it
+    status, body = get(op, path)
+    assert (status, body["_type"]) == (200, type_name)
+    op.missing_collections = (path,)
+    status, body = get(op, path)
+    assert status == 404 and body["message"] == f"The requested resource could not be found: {path}"
+
+
+def test_route_samples_name_only_routes_of_the_table() -> None:
+    assert set(ROUTE_SAMPLES) == {route.pattern for route in ROUTES.routes}
+    assert len(ROUTES.routes) == len(ROUTE_SAMPLES)  # no template declared twice
+
+
+def test_route_templates_capture_typed_parameters_and_reject_unknown_kinds() -> None:
+    route = Route("/api/v3/things/{id:int}/{name}", lambda req: json_reply({}))
+    table = RouteTable([route])
+    assert table.find("/api/v3/things/12/x-y") == (route, {"id": 12, "name": "x-y"})
+    assert table.find("/api/v3/things/1x/x-y") is None
+    assert table.find("/api/v3/things/12") is None
+    assert table.find("/api/v3/things/12/x/y") is None
+    # The first route in table order wins, also when a template has a parameter where others have a literal.
+    first, literal, last = (Route(pattern, lambda req: json_reply({})) for pattern in (
+        "/api/v3/{kind}/x", "/api/v3/things/x", "/api/v3/{kind}/y"))
+    table = RouteTable([first, literal, last])
+    assert table.find("/api/v3/things/x") == (first, {"kind": "things"})
+    assert table.find("/api/v3/things/y") == (last, {"kind": "things"})
+    assert table.find("/api/v3/other/x") == (first, {"kind": "other"})
+    assert RouteTable([literal, first]).find("/api/v3/things/x") == (literal, {})
+    with pytest.raises(ValueError, match="unknown parameter kind 'uuid'"):
+        Route("/api/v3/things/{id:uuid}", lambda req: json_reply({}))
+    with pytest.raises(ValueError, match="cannot read the segment"):
+        Route("/api/v3/things/x{id}", lambda req: json_reply({}))
+
+
+def _sprint(ident: int, project_id: int, updated: str) -> dict[str, Any]:
+    return {"_type": "Sprint", "id": ident, "name": f"Sprint {ident}", "createdAt": "2025-01-01T00:00:00Z",
+            "updatedAt": updated, "_links": {"self": {"href": f"/api/v3/sprints/{ident}"},
+                                             "project": {"href": f"/api/v3/projects/{project_id}"}}}
+
+
+def test_a_new_collection_is_one_table_entry(op: OpenProjectDouble, dataset: Dataset) -> None:
+    sprints = {i: _sprint(i, project_id=1 + i % 2, updated=f"2025-03-0{i}T10:00:00Z") for i in range(1, 6)}
+    op.store._collections["sprints"] = sprints  # the data (the store has no public way to add a collection)
+    op.routes = op.routes.with_entries(  # the one entry
+        Endpoint("sprints", filters={"updated_at": UPDATED_AT}, sorts=generic_sorts("name"), project_link="project"))
+
+    status, body = get(op, "/api/v3/sprints", {"pageSize": "2"})
+    assert (status, body["_type"], body["total"], ids(body)) == (200, "Collection", 5, [5, 4])
+    assert body["_links"]["nextByOffset"]["href"] == "/api/v3/sprints?offset=2&pageSize=2"
+    since = [{"updatedAt": {"operator": "<>d", "values": ["2025-03-02T10:00:00Z", "2025-03-04T10:00:00Z"]}}]
+    _, body = get(op, "/api/v3/sprints", {"filters": since, "sortBy": [["updatedAt", "asc"]]})
+    assert ids(body) == [2, 3, 4]
+    status, body = get(op, "/api/v3/sprints", {"filters": [{"user": {"operator": "=", "values": ["1"]}}]})
+    assert status == 400 and body["message"] == "user filter does not exist."
+    assert get(op, "/api/v3/sprints/3") == (200, sprints[3])
+    op.login_required = False  # anonymous callers see the sprints of public projects only (project 1)
+    assert ids(get(op, "/api/v3/sprints", key=None)[1]) == [4, 2]
+    assert get(op, "/api/v3/sprints/3", key=None)[0] == 404
+    op.missing_collections = ("/api/v3/sprints",)
+    assert get(op, "/api/v3/sprints")[0] == get(op, "/api/v3/sprints/2")[0] == 404
+    with OpenProjectDouble(dataset, api_key=KEY) as other:  # the entry was added to one double only
+        assert get(other, "/api/v3/sprints")[0] == 404
 
 
 def test_store_touch_delete_and_create(op: OpenProjectDouble) -> None:

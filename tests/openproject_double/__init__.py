@@ -6,7 +6,9 @@
         ...  # op.url, op.requests, op.store, op.add_fault(Fault("status", path="/work_packages", times=2, status=503))
 
 The behaviour it imitates is described in shared/openproject-api.md; modules: ``data`` (generated
-dataset), ``store`` (live data), ``query`` (paging, filters, sorting, select), ``api`` (routes),
+dataset), ``store`` (live data), ``query`` (paging, filters, sorting, select), ``api`` (the entry point),
+``routes`` (the table of every path it answers), ``routing`` (templates and matching), ``listing`` (generic
+collections), ``work_packages`` and ``handlers`` (the other answers), ``reply`` (shared answer shapes),
 ``faults`` (fault rules), ``server`` (HTTP), ``__main__`` (CLI).
 """
 

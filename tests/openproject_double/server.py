@@ -21,6 +21,8 @@ from .api import HAL_JSON, Caller, Reply, answer, error_reply
 from .data import Dataset
 from .faults import MAINTENANCE_PAGE, Fault, FaultRules, error_html, error_json
 from .query import ApiError
+from .routes import ROUTES
+from .routing import RouteTable
 from .store import Store
 
 #: Work packages rendered into the JSON cache before start() returns, so that a first 1000-element page
@@ -75,6 +77,7 @@ class OpenProjectDouble:
         self.supports_select = supports_select
         self.rejects_select = False
         self.missing_collections = tuple(missing_collections)
+        self.routes: RouteTable = ROUTES  # the paths it answers (routes.py); a test may give one double more
         self.latency_ms = latency_ms
         self.per_record_ms = per_record_ms
         self.extra_api_keys = dict(extra_api_keys or {})
