@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.helpers import API_KEY, REPO, clean_env, config_for, write_config
+from tests.openproject_double import Fault
 
 
 def preflight(config_path):
@@ -79,3 +80,16 @@ def test_unreachable_server_exits_1(tmp_path):
     assert result.returncode == 1
     assert rows(result.stdout)["server"][0] == "FAIL"
     assert "connection refused" in result.stdout
+
+
+def test_a_failing_stream_row_makes_preflight_exit_1(op, tmp_path):
+    """Break: preflight.main not turning a FAIL row into exit 1 (the verdict alone says NOT READY)."""
+    op.add_fault(Fault("status", path=r"^/api/v3/news$", status=400, times=None))
+
+    result = preflight(write_config(tmp_path, config_for(op)))
+
+    table = rows(result.stdout)
+    assert table["stream news"][0] == "FAIL" and "400" in table["stream news"][1]
+    assert table["credentials"][0] == "OK"
+    assert "Verdict: NOT READY" in result.stdout
+    assert result.returncode == 1

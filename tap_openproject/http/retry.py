@@ -110,5 +110,5 @@ class RetryPolicy:
                     f"max_retry_wait ({self.max_wait:g} s): run later or raise max_retry_wait"
                 )
             return Wait(seconds, f"server asked to wait ({source})", server_asked=True)
-        step = min(float(next(steps)), self.max_wait)
+        step = float(next(steps))  # capped at max_wait by backoff_steps: one cap, in one place
         return Wait(step / 2 + rng.uniform(0, step / 2), "exponential backoff", server_asked=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .resources import UTC, day_start, epoch_seconds, parse_datetime
+from .resources import UTC, day_start, end_of_day, epoch_seconds, parse_datetime
 
 ERROR_URN = "urn:openproject-org:api:v3:errors:"
 DATETIME_OPERATORS = ("<>d", "=d", ">t-", "<t-", "t-", "t", "w")
@@ -147,8 +147,9 @@ def _one_filter(name: str, body: Any, fields: dict[str, FilterField], now: datet
     raise invalid_query(f"{label}: Operator is not included in the list.")
 
 
-def _datetime_bounds(label: str, operator: str, values: list[str], now: datetime) -> tuple[int, int]:
-    """Inclusive [lo, hi] in epoch seconds for a datetime filter (second precision, like the server)."""
+def _datetime_bounds(label: str, operator: str, values: list[str], now: datetime) -> tuple[float, float]:
+    """Inclusive [lo, hi] in epoch seconds for a datetime filter: whole seconds like the server, or milliseconds
+    when the double's ``filter_precision`` is "ms" (see ``resources.epoch_seconds``)."""
     far_past, far_future = -(2**62), 2**62
     if operator not in DATETIME_OPERATORS:
         raise invalid_query(f"{label}: Operator is not included in the list.")
@@ -160,19 +161,19 @@ def _datetime_bounds(label: str, operator: str, values: list[str], now: datetime
             lo = epoch_seconds(parse_datetime(values[0])) if values[0] else far_past
             hi = far_future
             if len(values) == 2 and values[1]:
-                hi = epoch_seconds(parse_datetime(values[1]))
-                if len(values[1].strip()) == 10:  # a bare date includes that whole day
-                    hi += 86399
+                upper = parse_datetime(values[1])
+                # a bare date includes that whole day
+                hi = end_of_day(upper) if len(values[1].strip()) == 10 else epoch_seconds(upper)
             return lo, hi
         if operator == "=d":
             if len(values) != 1:
                 raise ValueError
-            start = epoch_seconds(day_start(parse_datetime(values[0])))
-            return start, start + 86399
+            day = day_start(parse_datetime(values[0]))
+            return epoch_seconds(day), end_of_day(day)
         if operator in ("t", "w"):
             first = today if operator == "t" else today - timedelta(days=today.weekday())
             last = today if operator == "t" else first + timedelta(days=6)
-            return epoch_seconds(first), epoch_seconds(last) + 86399
+            return epoch_seconds(first), end_of_day(last)
         if len(values) != 1:
             raise ValueError
         days = int(values[0])
@@ -180,10 +181,10 @@ def _datetime_bounds(label: str, operator: str, values: list[str], now: datetime
         raise invalid_query(f"{label} filter has invalid values.") from None
     target = today - timedelta(days=days)
     if operator == ">t-":  # "less than days ago": from that day until the end of today
-        return epoch_seconds(target), epoch_seconds(today) + 86399
+        return epoch_seconds(target), end_of_day(today)
     if operator == "<t-":  # "more than days ago": up to the end of that day
-        return far_past, epoch_seconds(target) + 86399
-    return epoch_seconds(target), epoch_seconds(target) + 86399  # "t-": exactly that day
+        return far_past, end_of_day(target)
+    return epoch_seconds(target), end_of_day(target)  # "t-": exactly that day
 
 
 # --- sorting ---------------------------------------------------------------------------------------------

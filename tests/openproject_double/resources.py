@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 UTC = timezone.utc
 API = "/api/v3"
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
+#: The precision at which datetime filters compare: "s" (whole seconds, as OpenProject's API does) or "ms"
+#: (milliseconds, as a server comparing the stored values would). The server sets it for each request from
+#: ``OpenProjectDouble.filter_precision``.
+FILTER_PRECISION: ContextVar[str] = ContextVar("filter_precision", default="s")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def iso_datetime(value: datetime) -> str:
@@ -38,9 +45,18 @@ def parse_datetime(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def epoch_seconds(value: datetime) -> int:
-    """Whole seconds since the epoch: the precision at which the double compares timestamps."""
+def epoch_seconds(value: datetime) -> float:
+    """Seconds since the epoch at the precision the double compares timestamps (``FILTER_PRECISION``): whole
+    seconds, or with the millisecond fraction (exact: counted in whole milliseconds, then divided)."""
+    if FILTER_PRECISION.get() == "ms":
+        return ((value - _EPOCH) // _MILLISECOND) / 1000
     return int(value.timestamp() // 1)
+
+
+def end_of_day(day: datetime) -> float:
+    """The last instant of the day starting at ``day`` that the filters can tell apart (23:59:59, or .999)."""
+    resolution = _MILLISECOND if FILTER_PRECISION.get() == "ms" else timedelta(seconds=1)
+    return epoch_seconds(day + timedelta(days=1) - resolution)
 
 
 def href(collection: str, ident: int | str) -> str:

@@ -21,6 +21,7 @@ from .api import HAL_JSON, Caller, Reply, answer, error_reply
 from .data import Dataset
 from .faults import MAINTENANCE_PAGE, Fault, FaultRules, error_html, error_json
 from .query import ApiError
+from .resources import FILTER_PRECISION
 from .routes import ROUTES
 from .routing import RouteTable
 from .store import Store
@@ -59,6 +60,9 @@ class OpenProjectDouble:
     ``supports_select = False`` imitates a server that ignores ``select`` (full elements); ``rejects_select =
     True`` one that answers 400 InvalidSignal to it. Each recorded paginated answer keeps the ids it served
     (``RecordedRequest.element_ids``), so a hook can act on what the client has already been given.
+    ``filter_precision = "ms"`` makes datetime filters compare milliseconds instead of whole seconds (a server
+    that compares the stored values); ``clock_offset_s`` shifts the clock of the ``Date`` header (negative: the
+    server's clock runs behind the client's).
     """
 
     def __init__(self, dataset: Dataset | None = None, api_key: str = "test-key-for-double", *,
@@ -67,7 +71,7 @@ class OpenProjectDouble:
                  missing_collections: tuple[str, ...] | list[str] = (), latency_ms: float = 0.0,
                  per_record_ms: float = 0.0, extra_api_keys: dict[str, bool] | None = None,
                  wrong_key_is_anonymous: bool = True, port: int = 0, prerender: int = 0,
-                 stats_endpoint: bool = False) -> None:
+                 stats_endpoint: bool = False, filter_precision: str = "s", clock_offset_s: float = 0.0) -> None:
         self.store = Store(dataset or Dataset.generate())
         self.api_key = api_key
         self.login_required = login_required
@@ -88,6 +92,8 @@ class OpenProjectDouble:
         # that a benchmark measures server cost rather than first renders (~0.2 ms per work package).
         self.prerender = prerender
         self.stats_endpoint = stats_endpoint
+        self.filter_precision = filter_precision
+        self.clock_offset_s = clock_offset_s
         self.on_request: Callable[[OpenProjectDouble, RecordedRequest], Any] | None = None
         self.requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
@@ -95,6 +101,19 @@ class OpenProjectDouble:
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def filter_precision(self) -> str:
+        """"s" (whole seconds, like OpenProject) or "ms": the precision at which datetime filters compare."""
+        return self._filter_precision
+
+    @filter_precision.setter
+    def filter_precision(self, value: str) -> None:
+        if value not in ("s", "ms"):
+            raise ValueError(f"filter_precision must be 's' or 'ms', not {value!r}")
+        with self.store.lock:
+            self._filter_precision = value
+            self.store.query_cache.clear()  # cached updatedAt positions were computed at the old precision
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> OpenProjectDouble:
@@ -222,8 +241,20 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silence per-request logging (tests and benchmarks read ``op.requests``)."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, on the double's clock (``clock_offset_s``)."""
+        if timestamp is None:
+            op: OpenProjectDouble = self.server.double  # type: ignore[attr-defined]
+            timestamp = time.time() + op.clock_offset_s
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self._handle()
+        op: OpenProjectDouble = self.server.double  # type: ignore[attr-defined]
+        precision = FILTER_PRECISION.set(op.filter_precision)
+        try:
+            self._handle()
+        finally:
+            FILTER_PRECISION.reset(precision)
 
     do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = do_GET  # noqa: N815
 
