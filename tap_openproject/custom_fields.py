@@ -26,7 +26,7 @@ from tap_openproject.hal import (
     STRING_ARRAY,
 )
 from tap_openproject.observability import STARTUP
-from tap_openproject.paging.page import json_param
+from tap_openproject.paging.page import ID, json_param
 
 if t.TYPE_CHECKING:
     from tap_openproject.paging import Pager
@@ -143,10 +143,10 @@ class CustomFieldCatalog:
 def _work_package_fields(pager: Pager, project_ids: tuple[int, ...]) -> list[CustomField]:
     """Work package custom fields, from the schema of every project/type pair (in scope)."""
     params = {"filters": json_param([{"id": {"operator": "=", "values": [str(p) for p in project_ids]}}])}
-    projects = pager.elements(STARTUP, "/projects", params if project_ids else None)
+    projects = pager.elements(STARTUP, "/projects", params if project_ids else None, keys=ID)
     pairs: list[str] = []
-    for project_id in (p["id"] for p in projects if isinstance(p.get("id"), int)):
-        for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types"):
+    for project_id in (p["id"] for p in projects):
+        for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types", keys=ID):
             pairs.append(f"{project_id}-{type_['id']}")
     found: dict[int, CustomField] = {}
     for start in range(0, len(pairs), _SCHEMA_BATCH):

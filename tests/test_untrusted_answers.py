@@ -14,7 +14,9 @@ import typing as t
 import pytest
 
 from tap_openproject.deletions import decode_ids
-from tests.helpers import catalog_for, config_for, parse_messages, run_cli, run_sync, write_config
+from tap_openproject.paging import NumberedPages, Query
+from tap_openproject.tap import TapOpenProject
+from tests.helpers import FakeClock, catalog_for, config_for, parse_messages, run_cli, run_sync, write_config
 from tests.openproject_double import Fault
 
 UNDERCOUNT_WARNING = "the server's total undercounted"
@@ -41,6 +43,26 @@ def test_a_total_that_undercounts_loses_no_record(make_double, caplog, stream, c
     assert sorted(delivered) == expected, f"expected {len(expected)} {stream}, delivered {len(set(delivered))}"
     assert len(delivered) == len(set(delivered)), "each record once"
     assert len(undercount_warnings(caplog, stream)) == 1, "one warning per stream"
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_child_reader_and_project_routes_read_past_an_undercounting_total(make_double, concurrency):
+    # The double's child collections (activities, attachments, categories) are unpaginated, as on OpenProject;
+    # a paginated one would be read like this: page by page on one pool thread (NumberedPages(parallel=False)),
+    # or through Pager.elements (per-project routes, discovery).
+    op = make_double(work_packages=240)
+    op.add_fault(Fault("undercount", path=r"^/api/v3/relations$", by=30))
+    tap = TapOpenProject(config=config_for(op, page_size=10, max_concurrency=concurrency), clock=FakeClock())
+    pager = tap.run_context.pager
+    query = Query(label="relations", path="/relations", flatten=lambda e: {"id": e["id"]}, reports_total=False)
+    try:
+        child = [r["id"] for r in NumberedPages(parallel=False).records(pager, query)]
+        listed = [e["id"] for e in pager.elements("relations", "/relations", keys=("id",))]
+    finally:
+        tap.run_context.close()
+
+    assert sorted(child) == sorted(listed) == op.store.ids("relations")
+    assert len(child) == len(listed) == 48
 
 
 def test_a_full_last_page_costs_one_confirming_request_and_a_short_one_none(make_double):
