@@ -101,6 +101,8 @@ def _lacks(element: t.Any, key: str) -> bool:
         return not isinstance(value, int) or isinstance(value, bool)
     if not isinstance(value, str):
         return True
+    if len(value) in (20, 24) and value[10] == "T" and value.endswith("Z"):  # OpenProject's own forms: no parsing
+        return False
     try:
         parse_datetime(value)
     except ValueError:
@@ -111,10 +113,10 @@ def _lacks(element: t.Any, key: str) -> bool:
 def require_keys(page: Page, label: str, path: str, keys: Keys) -> None:
     """Refuse a page with an element that lacks a key: it would become a record with `id: null` (and a child
     request to `/work_packages/None/...`), or break the keyset order, instead of failing loudly."""
-    for position, element in enumerate(page.elements, start=1):
-        lacking = next((key for key in keys if _lacks(element, key)), None)
-        if lacking is not None:
-            what = "an integer id" if lacking == "id" else f"a valid {lacking}"
+    for key in keys:
+        position = next((i for i, element in enumerate(page.elements, start=1) if _lacks(element, key)), 0)
+        if position:
+            what = "an integer id" if key == "id" else f"a valid {key}"
             raise SyncError(
                 f"{label}: GET {path} returned an element without {what} (element {position} of page "
                 f"{page.offset}): refusing to deliver a record without a key; check the server or a proxy "
