@@ -26,7 +26,7 @@ from tap_openproject.hal import (
     STRING_ARRAY,
 )
 from tap_openproject.observability import STARTUP
-from tap_openproject.paging.page import json_param
+from tap_openproject.paging.page import ID, json_param
 
 if t.TYPE_CHECKING:
     from tap_openproject.paging import Pager
@@ -153,11 +153,12 @@ def _work_package_fields(pager: Pager, project_ids: tuple[int, ...]) -> list[Cus
     lists and the schema batches are read on the request pool, so discovery does not grow by one round trip per
     project."""
     params = {"filters": json_param([{"id": {"operator": "=", "values": [str(p) for p in project_ids]}}])}
-    projects = pager.elements(STARTUP, "/projects", params if project_ids else None)
-    ids = [p["id"] for p in projects if isinstance(p.get("id"), int)]
+    projects = pager.elements(STARTUP, "/projects", params if project_ids else None, keys=ID)
+    ids = [p["id"] for p in projects]
 
     def types_of(project_id: int) -> list[str]:
-        return [f"{project_id}-{type_['id']}" for type_ in pager.elements(STARTUP, f"/projects/{project_id}/types")]
+        types = pager.elements(STARTUP, f"/projects/{project_id}/types", keys=ID)
+        return [f"{project_id}-{type_['id']}" for type_ in types]
 
     pairs = [pair for found in pager.ordered(types_of, ids, pager.concurrency) for pair in found]
 

@@ -305,6 +305,26 @@ def test_truncated_json_and_wrong_content_type(op: OpenProjectDouble) -> None:
     assert headers["Content-Type"].startswith("text/plain") and json.loads(body)["_type"] == "Collection"
 
 
+def test_undercount_rewrites_total_and_next_link_of_collection_answers(op: OpenProjectDouble) -> None:
+    op.add_fault(Fault("undercount", path=r"^/api/v3/work_packages$", by=30))
+    body = json.loads(call(op, "/api/v3/work_packages", {"pageSize": "50", "offset": "2", "filters": []})[2])
+    assert body["total"] == 120 - 30 and body["count"] == len(body["_embedded"]["elements"]) == 50
+    assert "nextByOffset" not in body["_links"], "2 * 50 >= 90: the server links no further page"
+    body = json.loads(call(op, "/api/v3/work_packages", {"pageSize": "50", "offset": "3", "filters": []})[2])
+    assert body["total"] == 90 and len(body["_embedded"]["elements"]) == 20, "the rows are still there"
+    assert json.loads(call(op, "/api/v3/statuses")[2])["total"] == len(op.store.ids("statuses")), "path-scoped"
+
+
+def test_malformed_element_blanks_one_field_of_one_element(op: OpenProjectDouble) -> None:
+    op.add_fault(Fault("malformed_element", path=r"^/api/v3/relations$", times=1, element=2))
+    op.add_fault(Fault("malformed_element", path=r"^/api/v3/relations$", times=1, element=1, field="name", value=7))
+    first = json.loads(call(op, "/api/v3/relations", {"pageSize": "3"})[2])["_embedded"]["elements"]
+    second = json.loads(call(op, "/api/v3/relations", {"pageSize": "3"})[2])["_embedded"]["elements"]
+    assert "id" in first[0] and "id" not in first[1] and "id" in first[2]
+    assert second[0]["name"] == 7 and isinstance(second[0]["id"], int)
+    assert [r.fault for r in op.requests] == ["malformed_element", "malformed_element"]
+
+
 def test_short_body_and_close_break_the_connection(op: OpenProjectDouble) -> None:
     op.add_fault(Fault("short_body", times=1))
     op.add_fault(Fault("close", times=1))

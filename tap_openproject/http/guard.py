@@ -43,19 +43,31 @@ class Guard:
     def before_attempt(self) -> None:
         """Refuse to send while the breaker is open; wait while the server asked us to pause, and for this
         request's slot under max_requests_per_second (slots are handed out in order across threads). A safe
-        point for SIGINT/SIGTERM: no request starts after one."""
+        point for SIGINT/SIGTERM: no request starts after one.
+
+        A request that waited checks the shared pause again before it goes: another thread's 429 may have
+        extended it meanwhile, and a request sent inside a pause the tap already knows only earns another 429.
+        """
         INTERRUPT.check()
-        with self._lock:
-            if self._open:
-                raise self._open_error()
-            self.counters.attempts += 1
-            now = self.clock.now()
-            start = max(now, self._paused_until)
-            if self._interval:
-                start = max(start, self._next_slot)
-                self._next_slot = start + self._interval
-        if start > now:
+        waited_until: float | None = None
+        while True:
+            with self._lock:
+                if self._open:
+                    raise self._open_error()
+                now = self.clock.now()
+                if waited_until is None:
+                    self.counters.attempts += 1
+                # Past the pause, or slept to its end as it still stands (a clock may wake a hair early).
+                elif now >= self._paused_until or waited_until >= self._paused_until:
+                    return
+                start = max(now, self._paused_until)
+                if self._interval:  # a new slot after a longer pause: the old one would burst with the others
+                    start = max(start, self._next_slot)
+                    self._next_slot = start + self._interval
+            if start <= now:
+                return
             self.clock.sleep(start - now)
+            waited_until = start
 
     def pause(self, seconds: float) -> None:
         """The server asked every request to wait `seconds` from now (a 429 with Retry-After)."""

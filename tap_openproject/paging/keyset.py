@@ -110,7 +110,7 @@ class UpdatedAtKeyset:
         def second_at(rank: int) -> str | None:
             params = self._params(pager, query, lower, None, offset=rank)
             params["pageSize"] = 1
-            elements = pager.read(query.label, query.path, params).elements
+            elements = pager.page(query, params).elements
             return second(timestamp(elements[0], key)) if elements else None
 
         probes = list(pager.ordered(second_at, probe_ranks(total, page_size), pager.concurrency))
@@ -121,7 +121,7 @@ class UpdatedAtKeyset:
         key = t.cast("str", query.replication_key)
         seen: dict[t.Any, str] = {}  # versions yielded within the current restart second (and a burst's)
         while True:
-            page = pager.read(query.label, query.path, self._params(pager, query, lower, upper))
+            page = pager.page(query, self._params(pager, query, lower, upper))
             if not page.is_last and second(timestamp(page.elements[-1], key)) == lower:
                 # A whole page shares one second: a burst longer than a page (a bulk edit). Offset pages over it
                 # could skip a row when a member is saved or deleted meanwhile; read it as a closed window of
@@ -150,7 +150,7 @@ class UpdatedAtKeyset:
             before = len(seen)
             offset = 1
             while True:
-                page = pager.read(query.label, query.path, self._params(pager, query, lower, upper, offset))
+                page = pager.page(query, self._params(pager, query, lower, upper, offset))
                 yield from _unseen(page.elements, seen, key)
                 if page.is_last:
                     break

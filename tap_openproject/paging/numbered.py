@@ -33,7 +33,7 @@ class NumberedPages:
             last = -(-page.total // page.page_size)
 
             def fetch(number: int) -> tuple[list[Record], Page]:
-                fetched = pager.read(query.label, query.path, query.params(pager.page_size, offset=number))
+                fetched = pager.page(query, query.params(pager.page_size, offset=number))
                 return query.flat(fetched.elements), fetched
 
             for records, fetched in pager.ordered(fetch, range(2, last + 1), pager.page_depth):
@@ -42,5 +42,5 @@ class NumberedPages:
             offset = last
         while not page.is_last:  # sequential, or the collection grew while we read it
             offset += 1
-            page = pager.read(query.label, query.path, query.params(pager.page_size, offset=offset))
+            page = pager.page(query, query.params(pager.page_size, offset=offset))
             yield from query.flat(page.elements)

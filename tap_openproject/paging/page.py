@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import typing as t
 from dataclasses import dataclass, field, replace
 
 from tap_openproject.errors import HTTPStatusError, SyncError
 from tap_openproject.http import Missing
 from tap_openproject.paging.concurrency import ordered_map
+from tap_openproject.timeutil import parse_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -46,12 +48,22 @@ class Page:
 
     @property
     def is_last(self) -> bool:
-        """No further page exists (decided from this answer alone: no extra empty request)."""
+        """No further page exists: an unpaginated answer, an empty page or a short one.
+
+        A full page is never the last on `total` alone: a row created between the server's COUNT and SELECT, or
+        a proxy rewriting bodies, makes `total` undercount, and ending there would lose records silently. So a
+        full page costs one more request (empty when `total` was right); a short last page costs none.
+        """
         if not self.paginated or not self.elements or not self.page_size:
             return True
-        if len(self.elements) < self.page_size:
-            return True
-        return self.total is not None and self.offset * self.page_size >= self.total
+        return len(self.elements) < self.page_size
+
+    @property
+    def overruns_total(self) -> bool:
+        """This page holds elements past the `total` it reports (that total undercounts)."""
+        if not self.paginated or not self.page_size or not isinstance(self.total, int):
+            return False
+        return (self.offset - 1) * self.page_size + len(self.elements) > self.total
 
     def sized(self, page_size: int) -> Page:
         """This page with a page size the caller learnt elsewhere (answers to `select` may omit pageSize)."""
@@ -75,6 +87,41 @@ def page_of(response: ApiResponse, offset: int) -> Page:
         page_size=page_size if isinstance(page_size, int) else None,
         offset=body.get("offset") or offset,
     )
+
+
+#: The keys every record needs: its primary key (and, on an incremental stream, its replication key).
+Keys = tuple[str, ...]
+ID: Keys = ("id",)
+
+
+def _lacks(element: t.Any, key: str) -> bool:
+    """The element has no usable `key`: an integer id, or a parseable replication timestamp."""
+    value = element.get(key) if isinstance(element, dict) else None
+    if key == "id":
+        return not isinstance(value, int) or isinstance(value, bool)
+    if not isinstance(value, str):
+        return True
+    if len(value) in (20, 24) and value[10] == "T" and value.endswith("Z"):  # OpenProject's own forms: no parsing
+        return False
+    try:
+        parse_datetime(value)
+    except ValueError:
+        return True
+    return False
+
+
+def require_keys(page: Page, label: str, path: str, keys: Keys) -> None:
+    """Refuse a page with an element that lacks a key: it would become a record with `id: null` (and a child
+    request to `/work_packages/None/...`), or break the keyset order, instead of failing loudly."""
+    for key in keys:
+        position = next((i for i, element in enumerate(page.elements, start=1) if _lacks(element, key)), 0)
+        if position:
+            what = "an integer id" if key == "id" else f"a valid {key}"
+            raise SyncError(
+                f"{label}: GET {path} returned an element without {what} (element {position} of page "
+                f"{page.offset}): refusing to deliver a record without a key; check the server or a proxy "
+                "rewriting bodies"
+            )
 
 
 def json_param(value: t.Any) -> str:
@@ -118,6 +165,11 @@ class Query:
             params["sortBy"] = json_param(sort_by)
         return params
 
+    @property
+    def keys(self) -> Keys:
+        """What each element must carry to become a record: an integer id, and the replication key if any."""
+        return (*ID, self.replication_key) if self.replication_key else ID
+
     def flat(self, elements: Iterable[Element]) -> list[Record]:
         """Flatten a page's elements (on a worker: a page waiting for its turn holds flat records)."""
         return [self.flatten(e) for e in elements]
@@ -148,30 +200,35 @@ class Pager:
         self.concurrency = concurrency
         self._pool = pool
         self._stats = stats
-        self._capped_noted: set[str] = set()
+        self._noted: set[tuple[str, str]] = set()
+        self._noted_lock = threading.Lock()
 
-    def read(self, label: str, path: str, params: dict[str, t.Any], *, missing: Missing = Missing.FAIL) -> Page:
-        """GET one page (retried) and decode it."""
+    def read(
+        self, label: str, path: str, params: dict[str, t.Any], *, missing: Missing = Missing.FAIL, keys: Keys = ID
+    ) -> Page:
+        """GET one page (retried), decode it and check that each element has `keys`."""
         try:
             response = self.client.get(path, params, label=label, missing=missing)
         except HTTPStatusError as exc:  # name the stream (CollectionUnavailable is no HTTPStatusError)
             raise HTTPStatusError(f"{label}: {exc}", exc.status) from None
-        page = page_of(response, params.get("offset") or 1)
-        asked = params.get("pageSize")
-        if page.page_size and isinstance(asked, int) and page.page_size < asked and label not in self._capped_noted:
-            self._capped_noted.add(label)
-            logger.info("%s: the server capped pageSize at %d (asked for %d)", label, page.page_size, asked)
-        return page
+        return self._checked(label, response, params, keys)
+
+    def page(self, query: Query, params: dict[str, t.Any]) -> Page:
+        """One page of a stream's collection, each element checked for the keys a record needs."""
+        return self.read(query.label, query.path, params, keys=query.keys)
 
     def first(self, query: Query, params: dict[str, t.Any]) -> Page:
         """A stream's first request: it decides whether this server has the collection and lets us read it."""
-        page = self.read(query.label, query.path, params, missing=Missing.SKIP_STREAM)
+        page = self.read(query.label, query.path, params, missing=Missing.SKIP_STREAM, keys=query.keys)
         if query.reports_total and page.total is not None:
             self._stats.of(query.label).total = page.total
         return page
 
-    def elements(self, label: str, path: str, params: dict[str, t.Any] | None = None) -> list[Element]:
-        """Every element of a collection that may not exist here (403/404: none), following pages."""
+    def elements(
+        self, label: str, path: str, params: dict[str, t.Any] | None = None, *, keys: Keys = ()
+    ) -> list[Element]:
+        """Every element of a collection that may not exist here (403/404: none), following pages. `keys`: what
+        each element must carry (none by default: schema ids such as "12-1" are no integers)."""
         found: list[Element] = []
         offset = 1
         while True:
@@ -179,11 +236,37 @@ class Pager:
             response = self.client.get_optional(path, query, label=label)
             if response is None:
                 return found
-            page = page_of(response, offset)
+            page = self._checked(label, response, query, keys)
             found.extend(page.elements)
             if page.is_last:
                 return found
             offset += 1
+
+    def _checked(self, label: str, response: ApiResponse, params: t.Mapping[str, t.Any], keys: Keys) -> Page:
+        """The page in `response`, its keys checked, with what it says about the server noted once per stream."""
+        page = page_of(response, params.get("offset") or 1)
+        require_keys(page, label, response.path, keys)
+        asked = params.get("pageSize")
+        if page.page_size and isinstance(asked, int) and page.page_size < asked and self._first_time(label, "cap"):
+            logger.info("%s: the server capped pageSize at %d (asked for %d)", label, page.page_size, asked)
+        if page.overruns_total and self._first_time(label, "total"):
+            logger.warning(
+                "%s: GET %s page %d holds elements past the total of %d it reports: the server's total "
+                "undercounted (a row created meanwhile, or a proxy rewriting bodies); reading on until a short page",
+                label,
+                response.path,
+                page.offset,
+                page.total,
+            )
+        return page
+
+    def _first_time(self, label: str, what: str) -> bool:
+        """True once per (stream, observation): pages of one stream are read on several threads."""
+        with self._noted_lock:
+            if (label, what) in self._noted:
+                return False
+            self._noted.add((label, what))
+            return True
 
     def ordered(self, function: Callable[[t.Any], t.Any], items: Iterable[t.Any], depth: int) -> Iterator[t.Any]:
         """`map(function, items)` on the request pool, `depth` at a time, results in order."""

@@ -27,7 +27,7 @@ class ProjectRoutes:
             return
         seen: set[t.Any] = set()
         for project_id in query.project_ids:
-            for element in pager.elements(query.label, self.route.format(project_id=project_id)):
+            for element in pager.elements(query.label, self.route.format(project_id=project_id), keys=query.keys):
                 if element.get("id") not in seen:
                     seen.add(element.get("id"))
                     yield query.flatten(element)

@@ -4,6 +4,14 @@ A rule is ``Fault(kind, path=regex, times=N|None, **params)``. Rules are checked
 first whose regex matches the request path (``re.search``, query string excluded) and which has uses left
 applies and uses one up. ``skip=N`` lets the first N matching requests through untouched (e.g. fail only
 page 2). ``times=None`` (the default) applies forever.
+
+Two kinds rewrite a collection answer instead of replacing it (a proxy rewriting bodies, or a server whose COUNT
+and SELECT disagree because a row was created in between):
+
+- ``undercount`` (``by=N``): ``total`` says N fewer elements than the collection has; ``nextByOffset`` follows the
+  wrong total, as the server computes it from the count.
+- ``malformed_element`` (``element=K`` 1-based, ``field="id"``, optional ``value``): the K-th element of the page
+  loses ``field`` (or gets ``value`` instead). A page with fewer elements passes unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ from typing import Any
 from .query import ERROR_URN
 
 KINDS = ("status", "rate_limit", "stall", "truncated_json", "short_body", "html_200", "wrong_content_type",
-         "redirect", "close")
+         "redirect", "close", "undercount", "malformed_element")
+#: Kinds that rewrite the normal answer's body (see :func:`rewrite_collection`).
+REWRITES = ("undercount", "malformed_element")
 
 STATUS_ERROR_NAMES = {400: "InvalidQuery", 401: "Unauthenticated", 403: "MissingPermission", 404: "NotFound",
                       406: "NotAcceptable", 409: "UpdateConflict", 422: "PropertyConstraintViolation",
@@ -88,6 +98,33 @@ class FaultRules:
     def __iter__(self) -> Iterator[Fault]:
         with self._lock:
             return iter(list(self._rules))
+
+
+def rewrite_collection(fault: Fault, body: bytes) -> bytes:
+    """The collection answer ``body`` as an ``undercount`` or ``malformed_element`` fault rewrites it; anything
+    that is not a collection passes unchanged."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    elements = (document.get("_embedded") or {}).get("elements") if isinstance(document, dict) else None
+    if not isinstance(elements, list):
+        return body
+    if fault.kind == "undercount" and isinstance(document.get("total"), int):
+        total = max(0, document["total"] - int(fault.params.get("by", 1)))
+        document["total"] = total
+        links, size, offset = document.get("_links") or {}, document.get("pageSize"), document.get("offset")
+        if isinstance(size, int) and isinstance(offset, int) and offset * size >= total:
+            links.pop("nextByOffset", None)
+    elif fault.kind == "malformed_element":
+        position = int(fault.params.get("element", 1))
+        if 1 <= position <= len(elements) and isinstance(elements[position - 1], dict):
+            element, name = elements[position - 1], str(fault.params.get("field", "id"))
+            if "value" in fault.params:
+                element[name] = fault.params["value"]
+            else:
+                element.pop(name, None)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def error_json(status: int, name: str | None = None, message: str | None = None) -> bytes:

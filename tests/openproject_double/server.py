@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .api import HAL_JSON, Caller, Reply, answer, error_reply
 from .data import Dataset
-from .faults import MAINTENANCE_PAGE, Fault, FaultRules, error_html, error_json
+from .faults import MAINTENANCE_PAGE, REWRITES, Fault, FaultRules, error_html, error_json, rewrite_collection
 from .query import ApiError
 from .resources import FILTER_PRECISION
 from .routes import ROUTES
@@ -293,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("truncated_json", "short_body", "wrong_content_type"):
             self._send_mangled(fault.kind, reply, record)
             return
+        if fault is not None and fault.kind in REWRITES and reply.status == 200:
+            reply.body = rewrite_collection(fault, reply.body)
         if op.per_record_ms and reply.elements:
             time.sleep(op.per_record_ms * reply.elements / 1000)
         self._send(record, reply.status, reply.body, reply.content_type, reply.headers)

@@ -1,8 +1,12 @@
-"""The one last-page rule, decided from an answer alone."""
+"""The one last-page rule (never `total` alone over a full page), and the keys every element must carry."""
 
 from __future__ import annotations
 
+import pytest
+
+from tap_openproject.errors import SyncError
 from tap_openproject.paging import Page
+from tap_openproject.paging.page import require_keys
 
 
 def page(count: int, *, total: int | None, page_size: int | None, offset: int = 1) -> Page:
@@ -29,3 +33,61 @@ def test_a_page_size_learnt_elsewhere_applies_to_an_answer_without_one():
     answer = page(1000, total=2500, page_size=None)
     assert answer.is_last  # without a page size it looks unpaginated
     assert not answer.sized(1000).is_last
+
+
+def test_a_full_page_is_never_the_last_on_total_alone():
+    # The total says this was everything; a row created between COUNT and SELECT, or a proxy rewriting bodies,
+    # may have made it undercount, so one more request decides (it comes back empty when the total was right).
+    assert not page(100, total=100, page_size=100).is_last
+    assert not page(100, total=130, page_size=100, offset=2).is_last
+    assert not page(100, total=0, page_size=100, offset=3).is_last
+
+
+def test_a_short_or_empty_page_ends_whatever_the_total_says():
+    assert page(99, total=10_000, page_size=100, offset=2).is_last
+    assert page(0, total=10_000, page_size=100, offset=7).is_last
+
+
+def test_a_page_past_its_own_total_shows_that_the_total_undercounts():
+    assert page(100, total=130, page_size=100, offset=2).overruns_total
+    assert page(1, total=100, page_size=100, offset=2).overruns_total
+    assert not page(30, total=130, page_size=100, offset=2).overruns_total
+    assert not page(0, total=100, page_size=100, offset=2).overruns_total
+    assert not page(500, total=400, page_size=None).overruns_total, "an unpaginated answer has no pages to overrun"
+
+
+def keyed(elements: list[dict[str, object]], offset: int = 2) -> Page:
+    return Page(elements=elements, total=None, page_size=10, offset=offset)
+
+
+def refusal(elements: list[dict[str, object]], keys: tuple[str, ...]) -> str:
+    with pytest.raises(SyncError) as raised:
+        require_keys(keyed(elements), "work_packages", "/api/v3/work_packages", keys)
+    return str(raised.value)
+
+
+GOOD = {"id": 1, "updatedAt": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize("id_value", [None, "3", 3.0, True])
+def test_an_element_without_an_integer_id_is_refused_with_its_place(id_value):
+    message = refusal([GOOD, GOOD, {**GOOD, "id": id_value}], ("id",))
+    assert message == (
+        "work_packages: GET /api/v3/work_packages returned an element without an integer id (element 3 of page 2): "
+        "refusing to deliver a record without a key; check the server or a proxy rewriting bodies"
+    )
+
+
+def test_an_element_without_its_id_at_all_is_refused():
+    assert "element 1 of page 2" in refusal([{"updatedAt": GOOD["updatedAt"]}], ("id",))
+
+
+@pytest.mark.parametrize("stamp", [None, "", "yesterday", 1_767_225_600])
+def test_an_incremental_element_needs_a_parseable_replication_key(stamp):
+    message = refusal([GOOD, {"id": 2, "updatedAt": stamp}], ("id", "updatedAt"))
+    assert "returned an element without a valid updatedAt (element 2 of page 2)" in message
+
+
+def test_elements_with_their_keys_pass():
+    require_keys(keyed([GOOD, {"id": 2, "updatedAt": "2026-01-01T00:00:00.123Z"}]), "x", "/x", ("id", "updatedAt"))
+    require_keys(keyed([{"id": "12-1"}]), "x", "/x", ())  # schema ids are no integers: nothing required
