@@ -157,9 +157,13 @@ def settle_replication(entry: dict[str, t.Any], declared_key: str | None, where:
                 f"{where}: the catalog sets replication key {key!r}, but this stream has none (it is "
                 f"always read in full); remove it, or {CATALOG_FIX}"
             )
-        if method == INCREMENTAL:
-            return f"{where}: INCREMENTAL is not possible without a replication key: read in full"
-        return None
+        if method != INCREMENTAL:
+            return None
+        # Left INCREMENTAL, the SDK never finalizes the stream's state: the run's last line is not a STATE message.
+        entry["replication_method"] = FULL_TABLE
+        for method_key in METHOD_KEYS:
+            metadata.pop(method_key, None)
+        return f"{where}: INCREMENTAL is not possible without a replication key: read in full (FULL_TABLE)"
     if key and key != declared_key:
         raise ConfigError(
             f"{where}: replication key {key!r} is not supported, only {declared_key}; set "
