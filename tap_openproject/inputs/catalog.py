@@ -28,8 +28,11 @@ if t.TYPE_CHECKING:
     from tap_openproject.inputs.state import Declared
 
 INCREMENTAL, FULL_TABLE = "INCREMENTAL", "FULL_TABLE"
-#: Stream-metadata keys that name the replication method: the SDK's, then the Singer spec's (Meltano's `metadata`).
-METHOD_KEYS = ("forced-replication-method", "replication-method")
+#: Stream-metadata keys that name the replication method: the Singer spec's (what Meltano's `metadata` extra sets),
+#: then the SDK's. Either wins over the entry's `replication_method`, which discovery wrote: the SDK alone reads only
+#: the entry's and `forced-replication-method`, so `metadata: {work_packages: {replication-method: FULL_TABLE}}` in
+#: meltano.yml was silently ignored.
+METHOD_KEYS = ("replication-method", "forced-replication-method")
 
 
 @dataclass
@@ -147,8 +150,8 @@ def stream_metadata(entry: dict[str, t.Any]) -> dict[str, t.Any]:
 def settle_replication(entry: dict[str, t.Any], declared_key: str | None, where: str) -> str | None:
     """Set the entry's replication key and method to what this run does; a warning, or a ConfigError."""
     metadata = stream_metadata(entry)
-    key = entry.get("replication_key") or metadata.get("replication-key")
-    method = entry.get("replication_method") or next((metadata[k] for k in METHOD_KEYS if metadata.get(k)), None)
+    key = metadata.get("replication-key") or entry.get("replication_key")
+    method = next((metadata[k] for k in METHOD_KEYS if metadata.get(k)), None) or entry.get("replication_method")
     if method not in (None, INCREMENTAL, FULL_TABLE):
         raise ConfigError(f"{where}: replication method {method!r} is not supported; use INCREMENTAL or FULL_TABLE")
     if declared_key is None:

@@ -259,6 +259,18 @@ def test_full_table_removes_the_replication_key_entirely(where):
     assert check.full_table == {"work_packages"} and check.warnings == []
 
 
+def test_meltanos_replication_method_metadata_wins_over_the_discovered_entry():
+    # meltano.yml `metadata: {work_packages: {replication-method: FULL_TABLE}}` on a discovered catalog
+    discovered = entry("work_packages", replication_key="updatedAt", replication_method="INCREMENTAL")
+    discovered["metadata"][0]["metadata"].update({"replication-key": "updatedAt", "replication-method": "FULL_TABLE"})
+
+    check = catalog_of(discovered)
+
+    assert check.catalog["streams"][0]["replication_method"] == "FULL_TABLE"
+    assert check.catalog["streams"][0]["replication_key"] is None
+    assert check.full_table == {"work_packages"}
+
+
 def test_incremental_without_a_key_becomes_full_table_with_a_warning():
     check = catalog_of(entry("statuses", replication_method="INCREMENTAL"))
 
