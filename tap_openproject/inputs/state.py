@@ -85,7 +85,9 @@ def check_state(document: Document, declared: t.Mapping[str, Declared]) -> State
     for name, entry in bookmarks.items():
         if not isinstance(entry, dict):
             raise ConfigError(f"{source}: bookmarks.{name} must be an object, found {kind_of(entry)}; {STATE_FIX}")
-        checked[name] = check_stream_state(entry, name, declared[name].key, source) if name in declared else entry
+        checked[name] = check_stream_state(entry, name, declared[name].key, source) if name in declared else (
+            sdk_safe(entry)
+        )
     check.state = {"bookmarks": checked}
     unknown = [name for name in checked if name not in declared]
     if unknown:
@@ -134,6 +136,18 @@ def check_stream_state(entry: dict[str, t.Any], name: str, key: str | None, sour
         check_boundary(entry[BOUNDARY], f"{where}.{BOUNDARY}")
     if DELETIONS in entry:
         check_deletions(entry[DELETIONS], f"{where}.{DELETIONS}")
+    return entry
+
+
+def sdk_safe(entry: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Another stream's state, kept, but without what the SDK would trip over when it resets progress markers at the
+    start of a sync (it does so for every entry, known or not): transient keys go, unreadable partitions too."""
+    entry = {k: v for k, v in entry.items() if k not in SDK_TRANSIENT_KEYS}
+    partitions = entry.get("partitions")
+    if isinstance(partitions, list) and all(isinstance(p, dict) for p in partitions):
+        entry["partitions"] = [{k: v for k, v in p.items() if k not in SDK_TRANSIENT_KEYS} for p in partitions]
+    else:
+        entry.pop("partitions", None)
     return entry
 
 

@@ -151,6 +151,14 @@ def test_unknown_stream_names_are_kept_and_warned_about_with_the_closest_name():
     ]
 
 
+def test_unknown_streams_lose_only_what_the_sdk_would_trip_over():
+    value = {"bookmarks": {"issues": {"progress_markers": "x", "partitions": "y", "a": 1},
+                           "tickets": {"partitions": [{"context": {}, "progress_markers": 3, "b": 2}]}}}
+
+    assert state_of(value).state == {"bookmarks": {"issues": {"a": 1},
+                                                   "tickets": {"partitions": [{"context": {}, "b": 2}]}}}
+
+
 def test_a_full_table_streams_own_keys_are_not_checked():
     value = {"bookmarks": {"statuses": {"replication_key_value": "whatever"}}}
 
