@@ -150,7 +150,9 @@ def stream_metadata(entry: dict[str, t.Any]) -> dict[str, t.Any]:
 def settle_replication(entry: dict[str, t.Any], declared_key: str | None, where: str) -> str | None:
     """Set the entry's replication key and method to what this run does; a warning, or a ConfigError."""
     metadata = stream_metadata(entry)
-    key = metadata.get("replication-key") or entry.get("replication_key")
+    # A key set in either place counts (discovery writes both; a hand edit may change only one).
+    keys = [k for k in (entry.get("replication_key"), metadata.get("replication-key")) if k]
+    key = next((k for k in keys if k != declared_key), keys[0] if keys else None)
     method = next((metadata[k] for k in METHOD_KEYS if metadata.get(k)), None) or entry.get("replication_method")
     if method not in (None, INCREMENTAL, FULL_TABLE):
         raise ConfigError(f"{where}: replication method {method!r} is not supported; use INCREMENTAL or FULL_TABLE")

@@ -311,6 +311,9 @@ def test_the_input_catalog_is_not_modified():
         ([entry("work_packages", replication_method="LOG_BASED")], r"replication method 'LOG_BASED' is not supported"),
         ([entry("work_packages", replication_method="full_table")], r"replication method 'full_table' is not supp"),
         ([entry("work_packages", replication_key="createdAt")], r"replication key 'createdAt' is not supported"),
+        ([{**entry("work_packages", replication_key="updatedAt"), "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": True, "replication-key": "createdAt"}}]}],
+         r"replication key 'createdAt' is not supported"),
         ([entry("statuses", replication_key="updatedAt")], r"statuses: the catalog sets replication key 'updatedAt', "
                                                            r"but this stream has none"),
     ],
