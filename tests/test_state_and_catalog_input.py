@@ -104,7 +104,7 @@ def synced_state(files, wp_catalog) -> dict:
          "STATE message of a run, or {} to start over"),
         ('{"bookmarks": {"work_packages": {"replication_key_value": "2024-07-01T00:00:00Z"}}}',
          ': bookmarks.work_packages has no replication_key, but this tap bookmarks work_packages by updatedAt: set '
-         '"replication_key": "updatedAt" if the value is a updatedAt time, or remove the bookmark (the stream is read '
+         '"replication_key": "updatedAt" if the value is a bookmark of updatedAt, or remove the bookmark (the stream is read '
          "in full)"),
     ],
     ids=["empty", "not-json", "json-string", "bookmarks-list", "stream-not-object", "bookmark-not-a-date",

@@ -85,8 +85,8 @@ def check_state(document: Document, declared: t.Mapping[str, Declared]) -> State
     for name, entry in bookmarks.items():
         if not isinstance(entry, dict):
             raise ConfigError(f"{source}: bookmarks.{name} must be an object, found {kind_of(entry)}; {STATE_FIX}")
-        checked[name] = check_stream_state(entry, name, declared[name].key, source) if name in declared else (
-            sdk_safe(entry)
+        checked[name] = (
+            check_stream_state(entry, name, declared[name].key, source) if name in declared else (sdk_safe(entry))
         )
     check.state = {"bookmarks": checked}
     unknown = [name for name in checked if name not in declared]
@@ -129,7 +129,7 @@ def check_stream_state(entry: dict[str, t.Any], name: str, key: str | None, sour
             found = "no replication_key" if state_key is None else f"replication_key {state_key!r}"
             raise ConfigError(
                 f'{where} has {found}, but this tap bookmarks {name} by {key}: set "replication_key": '
-                f'"{key}" if the value is a {key} time, or remove the bookmark (the stream is read in '
+                f'"{key}" if the value is a bookmark of {key}, or remove the bookmark (the stream is read in '
                 "full)"
             )
     if BOUNDARY in entry:
