@@ -85,9 +85,8 @@ def check_state(document: Document, declared: t.Mapping[str, Declared]) -> State
     for name, entry in bookmarks.items():
         if not isinstance(entry, dict):
             raise ConfigError(f"{source}: bookmarks.{name} must be an object, found {kind_of(entry)}; {STATE_FIX}")
-        checked[name] = (
-            check_stream_state(entry, name, declared[name].key, source) if name in declared else (sdk_safe(entry))
-        )
+        known = name in declared
+        checked[name] = check_stream_state(entry, name, declared[name].key, source) if known else sdk_safe(entry)
     check.state = {"bookmarks": checked}
     unknown = [name for name in checked if name not in declared]
     if unknown:
