@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -14,6 +13,7 @@ from singer_sdk.singerlib import StateMessage
 
 from tap_openproject import logs
 from tap_openproject.errors import EXIT_OK, EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
+from tap_openproject.inputs import prepare_inputs, read_document
 from tap_openproject.interrupt import INTERRUPT
 from tap_openproject.observability import log_run_summary, write_textfile
 from tap_openproject.runtime import RunContext
@@ -35,6 +35,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.streams import Stream
 
+    from tap_openproject.inputs import Document
     from tap_openproject.timeutil import Clock
 
 class TapOpenProject(TapHooks):
@@ -64,8 +65,8 @@ class TapOpenProject(TapHooks):
         self,
         *,
         config: dict | PurePath | str | list[PurePath | str] | None = None,
-        catalog: PurePath | str | dict | None = None,
-        state: PurePath | str | dict | None = None,
+        catalog: PurePath | str | dict | Document | None = None,
+        state: PurePath | str | dict | Document | None = None,
         parse_env_config: bool = False,
         validate_config: bool = True,
         setup_mapper: bool = True,
@@ -80,16 +81,20 @@ class TapOpenProject(TapHooks):
         settings = settings_of(resolved, default_user_agent=default_user_agent())
         self.run_context = RunContext(settings, clock=clock, progress_interval=resolved["progress_interval"])
         self._metrics_path: str | None = resolved.get("metrics_path")
+        inputs = prepare_inputs(state, catalog, STREAM_TYPES)  # before any request: a broken file is exit 2
         try:  # building the catalog already talks to the server (probe, custom fields)
             super().__init__(
                 config=resolved,
-                catalog=catalog,
-                state=state,
+                catalog=inputs.catalog,
+                state=inputs.state,
                 parse_env_config=False,
                 validate_config=validate_config,
                 setup_mapper=setup_mapper,
                 **kwargs,
             )
+            if inputs.state:  # the probe fixed the sync's start: no bookmark may be ahead of it
+                self.run_context.start()
+                inputs.hold_back_future_bookmarks(self.state, self.run_context.bookmark_cap)
         except BaseException:
             self.close()
             raise
@@ -174,8 +179,8 @@ class TapOpenProject(TapHooks):
         cls.print_version(print_fn=cls.logger.info)
         tap = cls(
             config=config.config if config else None,
-            state=None if state is None else json.loads(state.read()),
-            catalog=None if catalog is None else json.loads(catalog.read()),
+            state=None if state is None else read_document(state, "state"),
+            catalog=None if catalog is None else read_document(catalog, "catalog"),
             parse_env_config=bool(config and config.parse_env),
             validate_config=True,
         )
