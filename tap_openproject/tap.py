@@ -112,6 +112,7 @@ class TapOpenProject(TapHooks):
         try:
             self.run_context.start()
             self.sync_all()
+            self.state_writer.write_state(self.state)  # if a child's last STATE waited for the cadence
             exit_code = EXIT_OK
         except Interrupted as exc:
             INTERRUPT.clear()
