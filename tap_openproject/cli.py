@@ -77,9 +77,9 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
         else:
             logger.error("Stopped by signal %d before the sync started; nothing was written: run again", exc.signum)
         _exit_now(exc.exit_code)
-    except (TargetGone, BrokenPipeError):  # BrokenPipeError: stdout closed outside the sync (e.g. --discover)
-        logger.error("%s", TargetGone())
-        _exit_now(EXIT_SYNC_FAILED)  # no interpreter shutdown: it would flush the closed stdout again
+    except TargetGone as exc:  # (click's standalone mode turns a broken pipe outside the sync into exit 1 itself)
+        logger.error("%s", exc)
+        _exit_now(exc.exit_code)  # no interpreter shutdown: it would flush the closed stdout again
     except TapOpenProjectError as exc:
         logger.error("%s", exc)
         sys.exit(exc.exit_code)

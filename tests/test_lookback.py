@@ -60,6 +60,29 @@ def test_a_save_committed_30_s_late_is_delivered_by_the_next_run(op, concurrency
     assert third.records == {}, "delivered once: the window remembers it"
 
 
+@pytest.mark.parametrize("late", [1, 120, 299])
+def test_saves_committed_up_to_lookback_seconds_late_are_delivered(op, late):
+    ids = stage(op)
+    config, first = first_run(op)
+    late_commit(op, ids[30], late)
+
+    second = run_sync(config, streams=["work_packages"], state=first.final_state)
+
+    assert second.ids("work_packages") == [ids[30]]
+
+
+def test_a_save_committed_later_than_lookback_seconds_is_missed(op):
+    """The documented limit: raise lookback_seconds if saves on your instance commit later than that."""
+    ids = stage(op)
+    config, first = first_run(op, lookback_seconds=60)
+    late_commit(op, ids[30], 61)
+
+    second = run_sync(config, streams=["work_packages"], state=first.final_state)
+
+    assert second.error is None
+    assert second.records == {}
+
+
 def test_without_lookback_the_late_save_is_missed(op):
     """lookback_seconds: 0 is the behaviour before lookback: the same late save is lost (the test above can fail)."""
     ids = stage(op)
