@@ -136,3 +136,33 @@ def test_the_state_remembers_exactly_the_versions_inside_the_window(op):
     for n in range(RECENT - 6, RECENT):
         saved = format_datetime(BOOKMARK - dt.timedelta(seconds=20 * (RECENT - 1 - n)))
         assert delivered[str(ids[n])] == f"{saved}|{op.store.work_packages[ids[n]]['lockVersion']}"
+
+
+def test_a_record_saved_during_the_run_past_its_start_is_not_delivered_again_unchanged(op):
+    """The bookmark stops at the sync's start (the cap); the next run reads past it again, and drops what it
+    delivered there unless it changed meanwhile."""
+    ids = stage(op)
+    during = ids[40]
+
+    def save_during_the_run(double, request):
+        if request.path == "/api/v3/work_packages" and not op.store.rows[during].updated_at > BOOKMARK:
+            op.store.touch("work_packages", during, at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2))
+
+    op.on_request = save_during_the_run
+    config = config_for(op, page_size=10)
+    first = run_sync(config, streams=["work_packages"])
+    op.on_request = None
+    bookmark = first.final_state["bookmarks"]["work_packages"]["replication_key_value"]
+    saved = first.records["work_packages"][-1]
+    assert first.error is None and saved["id"] == during
+    assert bookmark < saved["updatedAt"], "capped at the sync's start"
+    op.clear_requests()
+
+    second = run_sync(config, streams=["work_packages"], state=first.final_state)
+
+    served = {i for r in op.requests if r.path == "/api/v3/work_packages" for i in (r.element_ids or [])}
+    assert during in served, "read again past the cap"
+    assert second.records == {}
+    op.store.touch("work_packages", during, at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3))
+    third = run_sync(config, streams=["work_packages"], state=second.final_state)
+    assert third.ids("work_packages") == [during], "changed again: delivered"
