@@ -13,7 +13,7 @@ import signal
 import sys
 import typing as t
 
-from tap_openproject.errors import EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
+from tap_openproject.errors import EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError, TargetGone
 from tap_openproject.interrupt import INTERRUPT
 
 if t.TYPE_CHECKING:
@@ -77,6 +77,9 @@ def main(argv: t.Sequence[str] | None = None) -> t.NoReturn:
         else:
             logger.error("Stopped by signal %d before the sync started; nothing was written: run again", exc.signum)
         _exit_now(exc.exit_code)
+    except TargetGone as exc:  # (click's standalone mode turns a broken pipe outside the sync into exit 1 itself)
+        logger.error("%s", exc)
+        _exit_now(exc.exit_code)  # no interpreter shutdown: it would flush the closed stdout again
     except TapOpenProjectError as exc:
         logger.error("%s", exc)
         sys.exit(exc.exit_code)

@@ -81,3 +81,19 @@ class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
     def exit_code(self) -> int:
         """130 for SIGINT, 143 for SIGTERM (128 + signal number)."""
         return 128 + self.signum
+
+
+class TargetGone(BaseException):  # noqa: N818 - a condition, like Interrupted
+    """stdout was closed (the target exited or stopped reading): nothing more can be delivered.
+
+    A BaseException, like Interrupted: the SDK's `except Exception` around each stream would log it as a stream
+    failure, and nothing on the way up may try to write the last state to a closed stdout.
+    """
+
+    exit_code = EXIT_SYNC_FAILED
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The target stopped reading (stdout closed): nothing more can be delivered; the last state it received "
+            "is where the next run continues"
+        )

@@ -1,8 +1,8 @@
 """RunContext: what one run's streams share, handed to each of them (no stream imports the tap).
 
-Settings, the client and its guard, the request pool, statistics, the bookmark cap, the streams found unavailable
-and the custom fields, plus the start-up step (credential probe, project identifiers) that runs once before the
-first stream request.
+Settings, the client and its guard, the request pool, statistics, the bookmark cap and the STATE cadence, the streams
+found unavailable and the custom fields, plus the start-up step (credential probe, project identifiers) that runs once
+before the first stream request.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
+from tap_openproject.bookmarks import StateCadence
 from tap_openproject.custom_fields import CustomFieldCatalog
 from tap_openproject.errors import SyncError
 from tap_openproject.http import Guard, OpenProjectClient, RetryPolicy
@@ -83,6 +84,11 @@ class RunContext:
             stats=self.stats,
         )
         self.unavailable = Unavailable(fatal=settings.fail_on_unavailable_streams)
+        #: STATE after every page's worth of records (page_size, at most the server's usual maximum, 1000) and at
+        #: the latest state_interval_seconds after a record it covers.
+        self.state_cadence = StateCadence(
+            records=min(settings.page_size, 1000), interval=settings.state_interval_seconds, clock=self.clock
+        )
         #: Bookmarks never move past this (the sync's start, by the server's clock when it is earlier).
         self.bookmark_cap: str | None = None
         #: A catalog was supplied: stream schemas (custom-field columns included) come from it, not from the server.

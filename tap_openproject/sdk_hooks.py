@@ -22,7 +22,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-    from tap_openproject.bookmarks import BookmarkPolicy
+    from tap_openproject.bookmarks import BookmarkPolicy, StateCadence
     from tap_openproject.observability import RunStats
 
 #: (SDK class, private method, the signature these overrides were written against).
@@ -39,6 +39,7 @@ PRIVATE_OVERRIDES: tuple[tuple[type, str, str], ...] = (
     ),
     (Stream, "_write_schema_message", "(self) -> 'None'"),
     (Stream, "_write_record_message", "(self, record: 'types.Record') -> 'None'"),
+    (Stream, "_write_state_message", "(self) -> 'None'"),
     (Tap, "_validate_config", "(self, *, raise_errors: 'bool' = True) -> 'list[str]'"),
     (Tap, "_handle_termination", "(self, signum: 'int', frame: 'FrameType | None') -> 'None'"),
 )
@@ -57,12 +58,38 @@ class StreamHooks(Stream):
         """The run's statistics (the stream base provides them)."""
         raise NotImplementedError
 
+    @property
+    def state_cadence(self) -> StateCadence:
+        """When the run writes STATE (the stream base provides it)."""
+        raise NotImplementedError
+
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         """Why: the SDK advances a sorted stream's bookmark to every record's value. Ours must never pass the
-        sync's start, never move backwards, and remember which versions of the bookmark's second were delivered
-        (BookmarkPolicy.advance)."""
+        sync's start, never move backwards, and remember which versions were delivered within the lookback window
+        (BookmarkPolicy.advance). Then, as the record is written and counted in the state, STATE if it is due
+        (the SDK's own cadence is every 10,000 records)."""
         if self.bookmarks is not None and self.replication_key:
             self.bookmarks.advance(self.get_context_state(context), latest_record)
+        if self.state_cadence.due():
+            self.write_state_now()
+
+    def write_state_now(self) -> None:
+        """A STATE message with the whole state as it stands: it covers every record written so far."""
+        self.state_manager.is_flushed = False
+        super()._write_state_message()
+        self.state_cadence.reset()
+
+    def _write_state_message(self) -> None:
+        """Why: the SDK writes the whole state at the end of every child context, i.e. once per parent record
+        (2,000 STATE messages for 2,000 work packages with activities). A child's STATE waits for the cadence
+        instead: the next STATE of the run covers its records (the tap writes the final state at the end)."""
+        if self.parent_stream_type is None:
+            pending = not self.state_manager.is_flushed
+            super()._write_state_message()
+            if pending:
+                self.state_cadence.reset()
+        elif self.state_cadence.due():
+            self.write_state_now()
 
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
         """Why: the SDK pops deselected properties (a schema walk per record) even when the catalog deselects
@@ -89,9 +116,11 @@ class StreamHooks(Stream):
             self._schema_written = True
 
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """Why: count each written record (progress lines, summary, metrics) where it is written."""
+        """Why: count each written record (progress lines, summary, metrics, the STATE cadence) where it is
+        written."""
         super()._write_record_message(record)
         self.run_stats.record(self.name)
+        self.state_cadence.written()
 
 
 class TapHooks(Tap):

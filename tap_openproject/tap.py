@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -12,7 +11,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.singerlib import StateMessage
 
 from tap_openproject import logs
-from tap_openproject.errors import EXIT_OK, EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError
+from tap_openproject.errors import EXIT_OK, EXIT_SYNC_FAILED, Interrupted, TapOpenProjectError, TargetGone
 from tap_openproject.inputs import prepare_inputs, read_document
 from tap_openproject.interrupt import INTERRUPT
 from tap_openproject.observability import log_run_summary, write_textfile
@@ -107,18 +106,24 @@ class TapOpenProject(TapHooks):
     def close(self) -> None:
         """Write out buffered messages, stop the request pool and close the HTTP session (every exit path)."""
         flush = getattr(getattr(self, "message_writer", None), "flush", None)
-        if flush is not None:
-            with contextlib.suppress(OSError, ValueError):  # stdout closed by the target: nothing more to deliver
-                flush()
-        self.run_context.close()
+        try:
+            if flush is not None:
+                flush()  # a closed stdout raises TargetGone: the last messages did not reach the target
+        finally:
+            self.run_context.close()
 
     def run(self) -> None:
         """Probe, sync every selected stream, and always: write the last good state, summarise, close."""
         exit_code = EXIT_SYNC_FAILED
+        target_gone = False
         try:
             self.run_context.start()
             self.sync_all()
+            self.state_writer.write_state(self.state)  # if a child's last STATE waited for the cadence
             exit_code = EXIT_OK
+        except TargetGone:
+            target_gone = True
+            raise
         except Interrupted as exc:
             INTERRUPT.clear()
             exc.during_sync = True
@@ -129,7 +134,7 @@ class TapOpenProject(TapHooks):
             raise
         finally:
             try:
-                if exit_code != EXIT_OK:
+                if exit_code != EXIT_OK and not target_gone:
                     self.write_last_state()
                 run = self.run_context
                 log_run_summary(run.stats, run.counters, run.unavailable.reasons, breaker_open=run.guard.is_open)
@@ -159,7 +164,7 @@ class TapOpenProject(TapHooks):
         try:
             self.message_writer.write_message(StateMessage(value=self.state))
             sys.stdout.flush()
-        except (OSError, ValueError):  # stdout closed by the target: nothing more can be delivered
+        except (TargetGone, OSError, ValueError):  # stdout closed by the target: nothing more can be delivered
             self.logger.warning("Could not write the last state: stdout is closed")
 
     @classmethod

@@ -3,17 +3,20 @@
 The SDK's default writer encodes with simplejson and flushes stdout after every message. Here lines are gathered
 and written in blocks, and stdout is flushed after STATE messages (and at the end), so a target never sees a
 bookmark before the records it covers, and records cost no system call each. After each message the writer is a
-safe point for SIGINT/SIGTERM (see interrupt.py): a line is always written whole.
+safe point for SIGINT/SIGTERM (see interrupt.py): a line is always written whole. A closed stdout (the target
+exited) ends the run with TargetGone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import StateMessage
 
+from tap_openproject.errors import TargetGone
 from tap_openproject.interrupt import INTERRUPT
 
 #: Bytes of Singer messages gathered before they are written (and always at STATE messages).
@@ -27,12 +30,20 @@ class BlockWriter(MsgSpecWriter):
         super().__init__()
         self._text_flushed = False
         self._pending = bytearray()
+        self._target_gone = False
 
     def write_message(self, message: t.Any) -> None:  # noqa: ANN401 - the SDK's signature
-        """Write one message (whole), then stop if a signal arrived meanwhile."""
+        """Write one message (whole), then stop if a signal arrived meanwhile.
+
+        Raises:
+            TargetGone: stdout is closed (the target exited): the run ends, exit code 1.
+        """
+        if self._target_gone:
+            raise TargetGone
         out = sys.stdout
         if getattr(out, "buffer", None) is None:  # a text-only stream (tests redirect stdout to StringIO)
-            out.write(self.format_message(message).decode())
+            with self._target_check():
+                out.write(self.format_message(message).decode())
         else:
             # Records are larger than stdout's 8 KiB buffer, which would pass each one straight to a write
             # system call; lines are gathered here and written in large blocks instead.
@@ -44,14 +55,35 @@ class BlockWriter(MsgSpecWriter):
         INTERRUPT.check()
 
     def flush(self) -> None:
-        """Write out the gathered lines and flush stdout (at every STATE message and at the end of a run)."""
+        """Write out the gathered lines and flush stdout (at every STATE message and at the end of a run); once
+        the target is gone, nothing (every exit path calls this)."""
+        if self._target_gone:
+            return
         out = sys.stdout
         binary = getattr(out, "buffer", None)
-        if binary is not None and self._pending:
-            if not self._text_flushed:  # anything printed through the text layer goes first
-                out.flush()
-                self._text_flushed = True
-            block = bytes(self._pending)
-            self._pending.clear()  # first: a write that fails half-way must not leave bytes to be written twice
-            binary.write(block)
-        out.flush()
+        with self._target_check():
+            if binary is not None and self._pending:
+                if not self._text_flushed:  # anything printed through the text layer goes first
+                    out.flush()
+                    self._text_flushed = True
+                block = bytes(self._pending)
+                self._pending.clear()  # first: a write that fails half-way must not leave bytes to be written twice
+                binary.write(block)
+            out.flush()
+
+    @contextlib.contextmanager
+    def _target_check(self) -> t.Iterator[None]:
+        """A closed pipe (EPIPE) or a closed stdout becomes TargetGone, once; other errors pass."""
+        try:
+            yield
+        except BrokenPipeError:
+            self._gone()
+        except ValueError:
+            if not sys.stdout.closed:
+                raise
+            self._gone()
+
+    def _gone(self) -> t.NoReturn:
+        self._target_gone = True
+        self._pending.clear()
+        raise TargetGone from None

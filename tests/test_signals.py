@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -37,7 +38,7 @@ def test_interrupt_writes_state_and_exits_with_128_plus_signal(make_double, tmp_
             break
     records_seen = sum('"RECORD"' in line for line in lines)
     process.send_signal(signum)
-    rest, stderr = process.communicate(timeout=60)
+    rest, stderr = read_rest(process)
     messages = [json.loads(line) for line in [*lines, *rest.splitlines()] if line.strip()]
 
     assert process.returncode == code, stderr[-2000:]
@@ -51,6 +52,18 @@ def test_interrupt_writes_state_and_exits_with_128_plus_signal(make_double, tmp_
     # the signal came: that one comes again next run, a duplicate, never a gap).
     if bookmark is not None:
         assert delivered and bookmark <= max(r["updatedAt"] for r in delivered)
+
+
+def read_rest(process):
+    """The rest of stdout and stderr until the process exits. Not communicate(): it reads the pipes' file
+    descriptors directly and would skip what readline() already buffered (a torn line in the middle)."""
+    errors = []
+    drain = threading.Thread(target=lambda: errors.append(process.stderr.read()))
+    drain.start()
+    rest = process.stdout.read()
+    process.wait(timeout=60)
+    drain.join(timeout=60)
+    return rest, errors[0]
 
 
 ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries",

@@ -99,6 +99,12 @@ def synced_state(files, wp_catalog) -> dict:
         (json.dumps(bookmark("2024-07-01T00:00:00Z", delivered_in_bookmark_second={"second": 5})),
          ': bookmarks.work_packages.delivered_in_bookmark_second "second" must be a string, found a number; remove '
          "it: the next run delivers the records of the bookmark's second again (duplicates, never gaps)"),
+        (json.dumps(bookmark("2024-07-01T00:00:00Z", delivered_in_lookback=["12"])),
+         ": bookmarks.work_packages.delivered_in_lookback must be an object, found a list; remove it: the next run "
+         "delivers the records of the lookback window again (duplicates, never gaps)"),
+        (json.dumps(bookmark("2024-07-01T00:00:00Z", delivered_in_lookback={"12": 5})),
+         ": bookmarks.work_packages.delivered_in_lookback must map record ids to versions; remove it: the next run "
+         "delivers the records of the lookback window again (duplicates, never gaps)"),
         ('{"work_packages": {"replication_key_value": "2024-07-01T00:00:00Z"}}',
          ': no "bookmarks" in it (its keys: work_packages), so it is not a Singer state; pass the value of the last '
          "STATE message of a run, or {} to start over"),
@@ -108,7 +114,8 @@ def synced_state(files, wp_catalog) -> dict:
          "in full)"),
     ],
     ids=["empty", "not-json", "json-string", "bookmarks-list", "stream-not-object", "bookmark-not-a-date",
-         "boundary-not-object", "boundary-second-number", "no-bookmarks-key", "no-replication-key"],
+         "boundary-not-object", "boundary-second-number", "delivered-not-object", "delivered-not-versions",
+         "no-bookmarks-key", "no-replication-key"],
 )
 def test_a_broken_state_file_is_refused_with_one_line_before_any_request(op, files, content, problem):
     result = files.run(state=content)
@@ -331,7 +338,7 @@ def test_a_catalog_without_replication_metadata_reads_incrementally_by_the_decla
 
 def test_full_table_in_the_catalog_reads_everything_and_says_the_bookmark_is_not_used(op, files, wp_catalog):
     state = synced_state(files, wp_catalog)
-    assert state["bookmarks"]["work_packages"]["delivered_in_bookmark_second"]["records"], "a boundary to ignore"
+    assert state["bookmarks"]["work_packages"]["delivered_in_lookback"], "delivered versions to ignore"
     catalog = json.loads(json.dumps(wp_catalog))
     for entry in catalog["streams"]:
         if entry["tap_stream_id"] == "work_packages":

@@ -14,7 +14,7 @@ import difflib
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_openproject.bookmarks import BOUNDARY
+from tap_openproject.bookmarks import DELIVERED, LEGACY_BOUNDARY
 from tap_openproject.deletions import STATE_KEY as DELETIONS
 from tap_openproject.errors import ConfigError
 from tap_openproject.inputs.documents import STATE_FIX, Document, kind_of
@@ -131,8 +131,10 @@ def check_stream_state(entry: dict[str, t.Any], name: str, key: str | None, sour
                 f'"{key}" if the value is a bookmark of {key}, or remove the bookmark (the stream is read in '
                 "full)"
             )
-    if BOUNDARY in entry:
-        check_boundary(entry[BOUNDARY], f"{where}.{BOUNDARY}")
+    if LEGACY_BOUNDARY in entry:
+        check_boundary(entry[LEGACY_BOUNDARY], f"{where}.{LEGACY_BOUNDARY}")
+    if DELIVERED in entry:
+        check_delivered(entry[DELIVERED], f"{where}.{DELIVERED}")
     if DELETIONS in entry:
         check_deletions(entry[DELETIONS], f"{where}.{DELETIONS}")
     return entry
@@ -179,6 +181,18 @@ def check_boundary(block: t.Any, where: str) -> None:
         raise ConfigError(
             f"{where} {problem}; remove it: the next run delivers the records of the bookmark's second "
             "again (duplicates, never gaps)"
+        )
+
+
+def check_delivered(block: t.Any, where: str) -> None:
+    """The versions delivered within the lookback window (bookmarks.py): record ids to "updatedAt|lockVersion"."""
+    if not isinstance(block, dict) or not all(isinstance(v, str) and "|" in v for v in block.values()):
+        problem = "must map record ids to versions"
+        if not isinstance(block, dict):
+            problem = f"must be an object, found {kind_of(block)}"
+        raise ConfigError(
+            f"{where} {problem}; remove it: the next run delivers the records of the lookback window again "
+            "(duplicates, never gaps)"
         )
 
 
@@ -230,7 +244,8 @@ def hold_back_future_bookmarks(
             refused.append(f"{name} at {value} is {ahead} ahead")
         elif ahead > dt.timedelta(0):
             entry["replication_key_value"] = sync_start
-            entry.pop(BOUNDARY, None)
+            entry.pop(LEGACY_BOUNDARY, None)
+            entry.pop(DELIVERED, None)
             warnings.append(
                 f"{source}: the bookmark of {name} ({value}) is {ahead} ahead of the sync's start "
                 f"({sync_start}), within the {minutes(tolerance)} allowed for clock skew: starting from "

@@ -57,6 +57,10 @@ class Settings(t.NamedTuple):
     max_concurrency: int = 8
     max_requests_per_second: float | None = None
     detect_deletions: bool = False
+    #: Seconds before the bookmark that incremental streams read again (late commits), see bookmarks.py.
+    lookback_seconds: float = 300.0
+    #: Longest time a written record waits for a STATE message covering it.
+    state_interval_seconds: float = 5.0
     #: Project identifiers still to resolve to ids (the tap merges them into project_ids at start-up).
     project_identifiers: tuple[str, ...] = ()
 
@@ -124,6 +128,8 @@ def resolve(raw: Mapping[str, t.Any], environ: Mapping[str, str] | None = None) 
     config["circuit_breaker_threshold"] = check_number(config, "circuit_breaker_threshold", int, minimum=1)
     config["max_concurrency"] = check_number(config, "max_concurrency", int, minimum=1)
     config["progress_interval"] = check_number(config, "progress_interval", float, minimum=0)
+    config["lookback_seconds"] = check_number(config, "lookback_seconds", float, minimum=0)
+    config["state_interval_seconds"] = check_number(config, "state_interval_seconds", float, minimum=0)
     if config.get("metrics_path") is not None and (
         not isinstance(config["metrics_path"], str) or not config["metrics_path"].strip()
     ):
@@ -165,6 +171,8 @@ def settings_of(config: Mapping[str, t.Any], default_user_agent: str) -> Setting
         detect_deletions=config["detect_deletions"],
         project_identifiers=tuple(config.get("project_identifiers") or ()),
         max_requests_per_second=config.get("max_requests_per_second"),
+        lookback_seconds=config["lookback_seconds"],
+        state_interval_seconds=config["state_interval_seconds"],
     )
 
 

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, t.Any] = {
     "log_format": "text",
     "max_concurrency": 8,
     "progress_interval": 5,
+    "lookback_seconds": 300,
+    "state_interval_seconds": 5,
 }
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -157,6 +159,23 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Progress interval",
         description="Seconds between progress lines (records so far of the total, percentage, rate, ETA) on "
         "stderr; 0 turns them off.",
+    ),
+    th.Property(
+        "lookback_seconds",
+        th.NumberType,
+        default=DEFAULTS["lookback_seconds"],
+        title="Lookback seconds",
+        description="Incremental streams read again this many seconds before the bookmark, so a save that "
+        "commits late (a long transaction, its updatedAt older than its commit) is still delivered; versions "
+        "already delivered are not delivered again. 0 turns it off.",
+    ),
+    th.Property(
+        "state_interval_seconds",
+        th.NumberType,
+        default=DEFAULTS["state_interval_seconds"],
+        title="State interval seconds",
+        description="Besides after every page of records, a STATE message is written at the latest this many "
+        "seconds after a record it would cover, so a killed run re-reads little; 0: after every page only.",
     ),
     th.Property(
         "metrics_path",

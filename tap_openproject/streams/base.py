@@ -21,6 +21,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_openproject.bookmarks import StateCadence
     from tap_openproject.hal import RecordShape
     from tap_openproject.observability import RunStats
     from tap_openproject.paging.page import Reader
@@ -68,6 +69,11 @@ class OpenProjectStream(StreamHooks):
         """The run's statistics."""
         return self.run.stats
 
+    @property
+    def state_cadence(self) -> StateCadence:
+        """When the run writes STATE."""
+        return self.run.state_cadence
+
     @classmethod
     def scope_filters(cls, project_ids: t.Sequence[int]) -> list[dict[str, t.Any]]:
         """Filters every request of this stream carries (project scoping on the server side)."""
@@ -78,9 +84,12 @@ class OpenProjectStream(StreamHooks):
     def query(self, context: Context | None) -> Query:
         """What the reader needs to know about this stream's collection (for a child: of this parent)."""
         key = self.replication_key
-        start = self.get_starting_timestamp(context) if key else None
         if key and self.bookmarks is None:
-            self.bookmarks = BookmarkPolicy(key, self.run.bookmark_cap)
+            self.bookmarks = BookmarkPolicy(key, self.run.bookmark_cap, self.run.settings.lookback_seconds)
+        since = None
+        if key and self.bookmarks:  # lookback_seconds before the bookmark, never before start_date
+            state = self.get_context_state(context)
+            since = self.bookmarks.since(self.get_starting_timestamp(context), state, self.config.get("start_date"))
         return Query(
             label=self.name,
             path=self.path.format(**(context or {})),
@@ -89,7 +98,7 @@ class OpenProjectStream(StreamHooks):
             always_send_filters=self.always_send_filters,
             reports_total=context is None,
             replication_key=key,
-            since=start.isoformat() if start else None,
+            since=since,
             fresh=self.bookmarks.fresh(self.get_context_state(context)) if key and self.bookmarks else None,
             project_ids=self.run.settings.project_ids,
         )

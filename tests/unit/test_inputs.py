@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from tap_openproject.bookmarks import BOUNDARY
+from tap_openproject.bookmarks import DELIVERED
+from tap_openproject.bookmarks import LEGACY_BOUNDARY as BOUNDARY
 from tap_openproject.errors import EXIT_CONFIG, ConfigError
 from tap_openproject.inputs import (
     Declared,
@@ -186,7 +187,8 @@ def test_a_bookmark_beyond_the_tolerance_is_refused():
 
 
 def test_a_bookmark_within_the_tolerance_is_moved_back_and_its_boundary_dropped():
-    state = wp("2026-01-01T00:05:00.000Z", **{BOUNDARY: {"second": "2026-01-01T00:05:00", "records": {"1": "x"}}})
+    state = wp("2026-01-01T00:05:00.000Z", **{BOUNDARY: {"second": "2026-01-01T00:05:00", "records": {"1": "x"}},
+                                               DELIVERED: {"1": "2026-01-01T00:05:00.000Z|3"}})
 
     warnings = hold_back_future_bookmarks(state, DECLARED, START, source="state file s.json")
 
