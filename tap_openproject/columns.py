@@ -52,15 +52,12 @@ class CatalogColumns:
         self.open = catalog.get("additionalProperties", True) is not False
         self.unmapped_out = unmapped_selected and UNMAPPED in self.allowed and UNMAPPED not in self.removed
         self.custom_fields = custom_fields
+        #: Whether outgoing records need any work (not with a catalog the tap discovered itself).
+        self.filters = bool(self.removed) or (custom_fields and not self.open)
         self._known = self.allowed | frozenset(declared)
         self._warned_unmapped: set[str] = set()
         self._warned_new: set[str] = set()
         self._warned_removed = False
-
-    @property
-    def filters(self) -> bool:
-        """Whether outgoing records need any work (not with a catalog the tap discovered itself)."""
-        return bool(self.removed) or (self.custom_fields and not self.open)
 
     def observe(self, row: Record) -> None:
         """Warn once per key about undeclared data (in unmapped_properties) and unknown custom field columns."""
