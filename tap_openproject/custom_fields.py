@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
 CUSTOM_FIELD_KEY = re.compile(r"^customField(\d+)$")
 #: Resources with one schema endpoint of their own (/api/v3/<name>/schema).
 SINGLE_SCHEMA_RESOURCES = ("projects", "time_entries", "users", "versions")
+#: Resources whose custom fields may carry a free-text comment, `customCommentN` (17.x: workspaces).
+COMMENTED_RESOURCES = frozenset({"projects"})
 _SCALARS: dict[str, dict[str, t.Any]] = {
     "String": STRING,
     "Text": STRING,
@@ -68,19 +70,30 @@ class CustomField:
         """`[]CustomOption`, `[]User` ...: several values."""
         return self.type.startswith("[]")
 
-    def properties(self) -> dict[str, dict[str, t.Any]]:
-        """The catalog columns of this field: the value, or `_id` and `_title` for linked values."""
+    @property
+    def comment_key(self) -> str:
+        """The property of the field's free-text comment, customCommentN."""
+        return f"customComment{self.id}"
+
+    def properties(self, *, with_comment: bool = False) -> dict[str, dict[str, t.Any]]:
+        """The catalog columns of this field: the value, or `_id` and `_title` for linked values; and, where the
+        resource has them, the comment next to it."""
         label = f"Custom field '{self.name}' ({self.type})"
         if self.linked:
             ids, titles = (INTEGER_ARRAY, STRING_ARRAY) if self.multi_value else (INTEGER, STRING)
-            return {
+            columns = {
                 f"{self.key}_id": {**ids, "title": self.name, "description": f"{label}: id(s) of the value(s)"},
                 f"{self.key}_title": {**titles, "title": self.name, "description": f"{label}: title(s)"},
             }
-        base = _SCALARS.get(self.type.removeprefix("[]"), ANY)
-        if self.multi_value:
-            base = {"type": ["array", "null"], "items": {k: v for k, v in base.items() if k != "type"}}
-        return {self.key: {**base, "title": self.name, "description": label}}
+        else:
+            base = _SCALARS.get(self.type.removeprefix("[]"), ANY)
+            if self.multi_value:
+                base = {"type": ["array", "null"], "items": {k: v for k, v in base.items() if k != "type"}}
+            columns = {self.key: {**base, "title": self.name, "description": label}}
+        if with_comment:
+            comment = {**STRING, "title": f"{self.name} (comment)", "description": f"{label}: comment"}
+            columns[self.comment_key] = comment
+        return columns
 
 
 def fields_of(schema: dict[str, t.Any]) -> list[CustomField]:
@@ -123,8 +136,9 @@ class CustomFieldCatalog:
     def properties(self, resource: str) -> dict[str, dict[str, t.Any]]:
         """Catalog columns for the custom fields of a resource."""
         columns: dict[str, dict[str, t.Any]] = {}
+        with_comment = resource in COMMENTED_RESOURCES
         for field in sorted(self.fields.get(resource, {}).values(), key=lambda f: f.id):
-            columns.update(field.properties())
+            columns.update(field.properties(with_comment=with_comment))
         return columns
 
     def records(self) -> list[dict[str, t.Any]]:

@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_openproject.bookmarks import BookmarkPolicy, StateCadence
+    from tap_openproject.columns import CatalogColumns
     from tap_openproject.observability import RunStats
 
 #: (SDK class, private method, the signature these overrides were written against).
@@ -63,6 +64,11 @@ class StreamHooks(Stream):
         """When the run writes STATE (the stream base provides it)."""
         raise NotImplementedError
 
+    @property
+    def catalog_columns(self) -> CatalogColumns:
+        """What of the stream's records the catalog lets out (the stream base provides it)."""
+        raise NotImplementedError
+
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         """Why: the SDK advances a sorted stream's bookmark to every record's value. Ours must never pass the
         sync's start, never move backwards, and remember which versions were delivered within the lookback window
@@ -94,11 +100,15 @@ class StreamHooks(Stream):
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
         """Why: the SDK pops deselected properties (a schema walk per record) even when the catalog deselects
         none, and conforms types the flattening already guarantees (TYPE_CONFORMANCE_LEVEL). Same messages,
-        without that per-record work."""
+        without that per-record work. And, with conformance off, nothing else would keep a column the catalog's
+        schema left out from being sent: CatalogColumns does (only when the catalog differs from discovery)."""
         if self._deselects is None:
             self._deselects = any(not selected for breadcrumb, selected in self.mask.items() if breadcrumb)
         if self._deselects:
             pop_deselected_record_properties(record, self.effective_schema, self.mask)
+        columns = self.catalog_columns
+        if columns.filters:
+            record = columns.outgoing(record)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

@@ -11,7 +11,9 @@ import typing as t
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_openproject.bookmarks import BookmarkPolicy
+from tap_openproject.columns import CatalogColumns
 from tap_openproject.errors import CollectionUnavailable
+from tap_openproject.hal import UNMAPPED
 from tap_openproject.paging import NumberedPages, Prefetched, Query, with_prefetch
 from tap_openproject.sdk_hooks import StreamHooks
 
@@ -61,8 +63,7 @@ class OpenProjectStream(StreamHooks):
         super().__init__(tap, schema=schema)
         self.run = run
         self._prefetched = Prefetched()
-        self._known_columns: frozenset[str] | None = None
-        self._warned_columns: set[str] = set()
+        self._catalog_columns: CatalogColumns | None = None
 
     @property
     def run_stats(self) -> RunStats:
@@ -73,6 +74,20 @@ class OpenProjectStream(StreamHooks):
     def state_cadence(self) -> StateCadence:
         """When the run writes STATE."""
         return self.run.state_cadence
+
+    @property
+    def catalog_columns(self) -> CatalogColumns:
+        """What of this stream's records the catalog lets out (built on first use: the catalog is applied)."""
+        if self._catalog_columns is None:
+            self._catalog_columns = CatalogColumns(
+                self.name,
+                declared=self.shape.json_schema()["properties"],
+                catalog=self.effective_schema,
+                unmapped_selected=self.mask[("properties", UNMAPPED)],
+                custom_fields=self.shape.custom_fields,
+                logger=self.logger,
+            )
+        return self._catalog_columns
 
     @classmethod
     def scope_filters(cls, project_ids: t.Sequence[int]) -> list[dict[str, t.Any]]:
@@ -116,13 +131,12 @@ class OpenProjectStream(StreamHooks):
             self.run.unavailable.mark(self.name, str(unavailable), context)
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:  # noqa: ARG002
-        """Client-side project scoping where the endpoint has no project filter."""
+        """Client-side project scoping where the endpoint has no project filter; warnings about undeclared data."""
         project_ids = self.run.settings.project_ids
         scoped_here = project_ids and self.project_column and not self.project_filter
         if scoped_here and row.get(t.cast("str", self.project_column)) not in project_ids:
             return None
-        if self.shape.custom_fields:
-            self._warn_about_new_columns(row)
+        self.catalog_columns.observe(row)
         return row
 
     # -- children: fetched ahead, on the pool, consumed in order by the SDK ----------------------------------------
@@ -145,18 +159,3 @@ class OpenProjectStream(StreamHooks):
                     child.prefetch(context)
 
         return with_prefetch(records, start, depth=2 * self.run.pager.concurrency)
-
-    def _warn_about_new_columns(self, row: Record) -> None:
-        """A custom field created after discovery passes through untyped: say so once, never drop it."""
-        if self._known_columns is None:
-            self._known_columns = frozenset(self.effective_schema.get("properties", {}))
-        new = row.keys() - self._known_columns - self._warned_columns
-        if new:
-            self._warned_columns |= new
-            self.logger.warning(
-                "%s has columns the catalog does not declare (%s): they pass through untyped; run --discover "
-                "again (meltano: refresh the catalog) to type them",
-                self.name,
-                ", ".join(sorted(new)),
-            )
-

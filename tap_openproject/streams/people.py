@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from tap_openproject.hal import BOOLEAN, DATETIME, STRING, RecordShape
 from tap_openproject.streams.base import OpenProjectStream
 
 _TIMESTAMPS = {"createdAt": DATETIME, "updatedAt": DATETIME}
+#: A user's properties (the API shows most of them only to admins, to the user, or with manage_user).
+_USER_PROPERTIES: dict[str, dict[str, t.Any]] = {
+    "login": STRING,
+    "firstName": STRING,
+    "lastName": STRING,
+    "name": STRING,
+    "email": STRING,
+    "admin": BOOLEAN,
+    "avatar": STRING,
+    "status": STRING,
+    "language": STRING,
+    "identityUrl": STRING,
+    **_TIMESTAMPS,
+}
 
 
 class UsersStream(OpenProjectStream):
@@ -13,22 +29,7 @@ class UsersStream(OpenProjectStream):
 
     name = "users"
     path = "/users"
-    shape = RecordShape(
-        properties={
-            "login": STRING,
-            "firstName": STRING,
-            "lastName": STRING,
-            "name": STRING,
-            "email": STRING,
-            "admin": BOOLEAN,
-            "avatar": STRING,
-            "status": STRING,
-            "language": STRING,
-            "identityUrl": STRING,
-            **_TIMESTAMPS,
-        },
-        custom_fields=True,
-    )
+    shape = RecordShape(properties=_USER_PROPERTIES, custom_fields=True)
 
 
 class GroupsStream(OpenProjectStream):
@@ -44,14 +45,14 @@ class PlaceholderUsersStream(OpenProjectStream):
 
     name = "placeholder_users"
     path = "/placeholder_users"
-    shape = RecordShape(properties={"name": STRING, **_TIMESTAMPS})
+    shape = RecordShape(properties={"name": STRING, "status": STRING, **_TIMESTAMPS})
 
 
 class PrincipalsStream(OpenProjectStream):
-    """Users, groups and placeholder users visible to the token, also without admin rights."""
+    """Users, groups and placeholder users visible to the token, also without admin rights: every property any
+    of the three has (null where a kind lacks it), and the users' custom fields."""
 
     name = "principals"
     path = "/principals"
-    shape = RecordShape(
-        properties={"name": STRING, "login": STRING, "email": STRING, "status": STRING, **_TIMESTAMPS},
-    )
+    custom_field_resource = "users"
+    shape = RecordShape(properties=_USER_PROPERTIES, multi_links=("members",), custom_fields=True)

@@ -31,20 +31,22 @@ class StatusesStream(OpenProjectStream):
 
 
 class TypesStream(OpenProjectStream):
-    """Work package types."""
+    """Work package types (a variant has its own name, `ownName`, and links its root type as `parent`)."""
 
     name = "types"
     path = "/types"
     shape = RecordShape(
         properties={
             "name": STRING,
+            "ownName": STRING,
             "color": STRING,
             "position": INTEGER,
             "isDefault": BOOLEAN,
             "isMilestone": BOOLEAN,
             "createdAt": DATETIME,
             "updatedAt": DATETIME,
-        }
+        },
+        links=("parent",),  # a variant's root type
     )
 
 
@@ -85,7 +87,8 @@ class CustomFieldsStream(OpenProjectStream):
             "multi_value": BOOLEAN,
             "linked": BOOLEAN,
             "resources": STRING_ARRAY,
-        }
+        },
+        unmapped=False,  # rows composed by the tap from the schemas, not API elements
     )
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002

@@ -62,8 +62,12 @@ class WorkPackagesStream(OpenProjectStream):
             "category",
             "budget",
             "parent",
+            # 17.x (the work package schema lists them; older servers leave them out: the columns stay null)
+            "sprint",
+            "projectPhase",
+            "projectPhaseDefinition",
         ),
-        multi_links=("ancestors", "children"),
+        multi_links=("ancestors", "children", "targetVersions", "allocatedPrincipals"),
         custom_fields=True,
         extra={DELETED_AT: {**DATETIME, "description": "Set only on the record of a deleted work package."}},
     )
@@ -133,6 +137,7 @@ class AttachmentsStream(_WorkPackageChild):
     path = "/work_packages/{work_package_id}/attachments"
     shape = RecordShape(
         properties={
+            "title": STRING,
             "fileName": STRING,
             "fileSize": INTEGER,
             "description": FORMATTABLE,
@@ -142,6 +147,7 @@ class AttachmentsStream(_WorkPackageChild):
             "createdAt": DATETIME,
         },
         links=("container", "author"),
+        aliases={"fileSize": ("filesize",)},  # the API spec's example spells it `filesize`
     )
 
 

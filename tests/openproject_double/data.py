@@ -168,9 +168,10 @@ def generate_collections(ds: Dataset) -> tuple[dict[str, dict[int, dict[str, Any
               "_links": {"self": link("statuses", sid, name)}}
         for sid, name, closed, color in STATUSES}
     c["types"] = {
-        tid: {"_type": "Type", "id": tid, "name": name, "color": color, "position": pos, "isDefault": tid == 1,
-              "isMilestone": milestone, "createdAt": iso_datetime(start), "updatedAt": iso_datetime(start),
-              "_links": {"self": link("types", tid, name)}}
+        tid: {"_type": "Type", "id": tid, "name": name, "ownName": name, "color": color, "position": pos,
+              "isDefault": tid == 1, "isMilestone": milestone, "createdAt": iso_datetime(start),
+              "updatedAt": iso_datetime(start),
+              "_links": {"self": link("types", tid, name), "parent": {"href": None}}}
         for pos, (tid, name, color, milestone) in enumerate(TYPES, 1)}
     c["priorities"] = {
         pid: {"_type": "Priority", "id": pid, "name": name, "position": pos, "color": color,
@@ -230,7 +231,7 @@ def generate_collections(ds: Dataset) -> tuple[dict[str, dict[int, dict[str, Any
         name = f"Future hire {n + 1}"
         created = _stamp(rng, start, DATA_END - timedelta(days=30))
         placeholders[pid] = {
-            "_type": "PlaceholderUser", "id": pid, "name": name, "createdAt": iso_datetime(created),
+            "_type": "PlaceholderUser", "id": pid, "name": name, "status": "active", "createdAt": iso_datetime(created),
             "updatedAt": iso_datetime(_stamp(rng, created, DATA_END)),
             "_links": {"self": link("placeholder_users", pid, name),
                        "delete": action(href("placeholder_users", pid), "delete")}}
@@ -252,6 +253,7 @@ def generate_collections(ds: Dataset) -> tuple[dict[str, dict[int, dict[str, Any
             "statusExplanation": formattable("On schedule." if pid % 3 else ""),
             "createdAt": iso_datetime(created), "updatedAt": iso_datetime(_stamp(rng, created, DATA_END)),
             "customField12": f"CC-{1000 + pid}" if pid % 4 else None,
+            "customComment12": "Agreed with finance" if pid % 2 else None,  # 17.x: a comment on the field
             "_links": {
                 "self": link("projects", pid, name),
                 "parent": link("projects", parent, projects[parent]["name"] if parent else None),
@@ -518,6 +520,12 @@ def render_work_package(row: WorkPackageRow, seed: int, lookup: Lookup, children
         "customField9": link("users", cf9_user, title("users", cf9_user)) if cf9_user else {"href": None},
         "customField10": link("versions", version["id"], version["name"]) if version and rng.random() < 0.5
         else {"href": None},
+        # 17.x: sprints and project phases (derived from the id, so the random sequence above is unchanged)
+        "sprint": link("sprints", 1 + wid % 3, f"Sprint {1 + wid % 3}") if wid % 5 == 0 else {"href": None},
+        "projectPhase": link("project_phases", 10 * row.project_id + 2, "Executing") if wid % 7 == 0
+        else {"href": None},
+        "projectPhaseDefinition": link("project_phase_definitions", 2, "Executing") if wid % 7 == 0
+        else {"href": None},
         "activities": {"href": f"{wp_href}/activities"},
         "attachments": {"href": f"{wp_href}/attachments"},
         "relations": {"href": f"{wp_href}/relations"},
@@ -576,7 +584,7 @@ def attachments_for(row: WorkPackageRow, seed: int, lookup: Lookup) -> list[dict
                        ("export.csv", "text/csv")][rng.randrange(3)]
         author = lookup("users", row.author_id)
         out.append({
-            "_type": "Attachment", "id": aid, "fileName": name, "fileSize": rng.randint(1_000, 2_000_000),
+            "_type": "Attachment", "id": aid, "title": name, "fileName": name, "fileSize": rng.randint(1_000, 2_000_000),
             "description": formattable("Attached for reference" if k == 0 else ""), "contentType": ctype,
             "digest": {"algorithm": "md5", "hash": f"{_hash(seed, aid, 7):08x}{_hash(seed, aid, 8):08x}" * 2},
             "status": "uploaded", "createdAt": iso_datetime(row.created_at + timedelta(hours=k + 1)),
