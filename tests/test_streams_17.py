@@ -4,11 +4,15 @@ with one warning where the server lacks a collection (404) or the token may not 
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import requests
 
 from tap_openproject.streams import STREAMS_BY_NAME
 from tap_openproject.streams.planning import SprintsStream
-from tests.helpers import config_for, run_sync
+from tap_openproject.tap import TapOpenProject
+from tests.helpers import API_KEY, config_for, run_sync
 from tests.openproject_double import Fault
 from tests.openproject_double.resources import id_from_href
 
@@ -192,7 +196,8 @@ def test_project_ids_scope_every_new_stream_that_has_a_project_filter_or_route(o
 
 def test_the_new_streams_are_full_table_and_a_second_run_delivers_what_changed(op):
     # None of these collections sorts on updatedAt (paths/*.yml): FULL_TABLE, so a run sees every change.
-    assert all(STREAMS_BY_NAME[s].replication_key is None for s in NEW_STREAMS)
+    streams = TapOpenProject(config=config_for(op)).streams
+    assert {s: streams[s].replication_method for s in NEW_STREAMS} == dict.fromkeys(NEW_STREAMS, "FULL_TABLE")
     first = run_sync(config_for(op), streams=NEW_STREAMS)
     op.store.sprints[2]["name"] = "Sprint renamed"
     op.store.touch("sprints", 2)
@@ -205,3 +210,32 @@ def test_the_new_streams_are_full_table_and_a_second_run_delivers_what_changed(o
     assert sorted(second.ids("labels")) == [1, 2, 3, 4]
     for stream in NEW_STREAMS:
         assert sorted(second.ids(stream)) == expected(op, stream), stream
+
+
+def _get(op, path, filters=None):
+    params = {"filters": json.dumps(filters)} if filters is not None else {}
+    response = requests.get(op.url + path, params=params, auth=("apikey", API_KEY), timeout=10)
+    return response.status_code, response.json()
+
+
+def test_the_double_pages_and_filters_each_collection_as_the_spec_says(op):
+    # Paginated (offset_paginated_collection_model / Index endpoints) or one unpaginated answer (collection_model).
+    for path, paginated in (("/api/v3/sprints", True), ("/api/v3/project_phase_definitions", True),
+                            ("/api/v3/views", True), ("/api/v3/projects/2/sprints", True), ("/api/v3/labels", False),
+                            ("/api/v3/storages", False), ("/api/v3/project_storages", False),
+                            ("/api/v3/queries", False), ("/api/v3/help_texts", False),
+                            ("/api/v3/projects/1/budgets", False)):
+        status, body = _get(op, path)
+        assert (status, body["_type"], "pageSize" in body) == (200, "Collection", paginated), path
+    _, body = _get(op, "/api/v3/sprints", [{"definingWorkspace": {"operator": "=", "values": ["2"]}}])
+    assert sorted(e["id"] for e in body["_embedded"]["elements"]) == [
+        i for i, s in op.store.sprints.items() if linked_id(s, "definingWorkspace") == 2]
+    _, body = _get(op, "/api/v3/project_storages", [{"storage_id": {"operator": "=", "values": ["2"]}}])
+    assert {linked_id(e, "storage") for e in body["_embedded"]["elements"]} == {2}
+    _, body = _get(op, "/api/v3/labels")
+    names = [e["name"] for e in body["_embedded"]["elements"]]
+    assert names == sorted(names), "labels come sorted by name"
+    status, body = _get(op, "/api/v3/projects/4/budgets")  # the budgets module is off in project 4
+    assert (status, body["errorIdentifier"]) == (404, "urn:openproject-org:api:v3:errors:NotFound")
+    status, body = _get(op, "/api/v3/time_entries/activities")  # the API has no list of activities
+    assert status == 404
