@@ -179,8 +179,10 @@ def test_project_ids_scope_every_new_stream_that_has_a_project_filter_or_route(o
 
     assert sorted(result.ids("sprints")) == in_scope("sprints", "definingWorkspace")
     assert sorted(result.ids("project_storages")) == in_scope("project_storages", "project")
-    assert sorted(result.ids("views")) == in_scope("views", "project")
-    assert sorted(result.ids("queries")) == in_scope("queries", "project")
+    for stream in ("views", "queries"):  # the scoped projects' ones and the global ones (of no project)
+        global_ones = [i for i, item in op.store.collection(stream).items() if linked_id(item, "project") is None]
+        assert global_ones, f"the double must hold global {stream}"
+        assert sorted(result.ids(stream)) == sorted(in_scope(stream, "project") + global_ones), stream
     assert sorted(result.ids("budgets")) == sorted(b for p in scope for b in op.store.budgets_by_project[p]["budgets"])
     assert sorted(result.ids("time_entry_activities")) == [2]
     for stream in ("project_phase_definitions", "labels", "storages", "help_texts"):  # instance-wide lists
@@ -192,6 +194,8 @@ def test_project_ids_scope_every_new_stream_that_has_a_project_filter_or_route(o
     filters = {r.path: r.query.get("filters") for r in op.requests}
     assert filters["/api/v3/sprints"] == '[{"definingWorkspace":{"operator":"=","values":["2","3"]}}]'
     assert filters["/api/v3/time_entries"] == '[{"project":{"operator":"=","values":["2","3"]}}]'
+    queries = sorted(r.query.get("filters") for r in op.requests if r.path == "/api/v3/queries")
+    assert queries == ['[{"project":{"operator":"!*","values":[]}}]', '[{"project":{"operator":"=","values":["2","3"]}}]']
 
 
 def test_the_new_streams_are_full_table_and_a_second_run_delivers_what_changed(op):
@@ -239,3 +243,15 @@ def test_the_double_pages_and_filters_each_collection_as_the_spec_says(op):
     assert (status, body["errorIdentifier"]) == (404, "urn:openproject-org:api:v3:errors:NotFound")
     status, body = _get(op, "/api/v3/time_entries/activities")  # the API has no list of activities
     assert status == 404
+
+
+def test_time_entries_without_a_readable_activity_link_are_passed_over(op):
+    entries = sorted(op.store.time_entries)
+    op.store.time_entries[entries[0]]["_links"]["activity"] = {"href": None}
+    op.store.time_entries[entries[1]]["_links"]["activity"] = {"href": "urn:openproject-org:api:v3:undisclosed"}
+    linked = sorted({linked_id(te, "activity") for te in op.store.time_entries.values()} - {None})
+
+    result = run_sync(config_for(op), streams=["time_entry_activities"])
+
+    assert result.error is None and not result.tap.run_context.unavailable.reasons
+    assert sorted(result.ids("time_entry_activities")) == linked

@@ -1,5 +1,6 @@
-"""Readers for collections without a global list: per-project routes read for every project (budgets), and
-resources served one by one that another collection links (time entry activities)."""
+"""Readers for collections a project filter alone does not cover: per-project routes read for every project
+(budgets), resources served one by one that another collection links (time entry activities), and collections
+whose elements may belong to no project (global queries and views)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,19 @@ class LinkedResources:
         link = (element.get("_links") or {}).get(self.link)
         ident = self.id_of(link.get("href")) if isinstance(link, dict) else None
         return {"id": ident if isinstance(ident, int) else None}
+
+
+@dataclass(frozen=True)
+class WithGlobal:
+    """The collection; with project_ids, the scoped projects' elements and then those of no project (`filter`
+    with the `!*` operator): a global query or view belongs to every project's partition."""
+
+    filter: str
+
+    def records(self, pager: Pager, query: Query) -> Iterator[Record]:
+        """The scoped (or all) elements, then the global ones when scoped."""
+        yield from NumberedPages().records(pager, query)
+        if query.project_ids:
+            unscoped = [f for f in query.filters if self.filter not in f]
+            global_only = [*unscoped, {self.filter: {"operator": "!*", "values": []}}]
+            yield from NumberedPages().records(pager, replace(query, filters=global_only, reports_total=False))

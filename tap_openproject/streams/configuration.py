@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_openproject.hal import BOOLEAN, DATETIME, FORMATTABLE, INTEGER, STRING, STRING_ARRAY, RecordShape, link_id
-from tap_openproject.paging.per_project import LinkedResources
+from tap_openproject.paging.per_project import LinkedResources, WithGlobal
 from tap_openproject.streams.base import OpenProjectStream
 from tap_openproject.streams.shapes import LinkedShape
 
@@ -25,12 +25,14 @@ _TIMESTAMPS = {"createdAt": DATETIME, "updatedAt": DATETIME}
 
 class QueriesStream(OpenProjectStream):
     """Saved work package queries (unpaginated): each query's own settings, never the work packages the server
-    embeds as its results. `columns_ids`, `sortBy_ids` and `highlightedAttributes_ids` are the string ids of
-    those links (`subject`, `parent-desc`); `groupBy_id` likewise. `filters` keeps the filter objects as sent."""
+    embeds as its results. With project_ids: the scoped projects' queries and the global ones. `columns_ids`,
+    `sortBy_ids` and `highlightedAttributes_ids` are the string ids of those links (`subject`, `parent-desc`);
+    `groupBy_id` likewise. `filters` keeps the filter objects as sent."""
 
     name = "queries"
     path = "/queries"
     project_filter = "project"
+    reader = WithGlobal("project")
     shape = LinkedShape(
         properties={
             "name": STRING,
@@ -56,11 +58,12 @@ class QueriesStream(OpenProjectStream):
 
 class ViewsStream(OpenProjectStream):
     """Views (work package table, team planner, Gantt, boards ...) over saved queries; `resource_type` tells the
-    kind (`Views::WorkPackagesTable`)."""
+    kind (`Views::WorkPackagesTable`). With project_ids: the scoped projects' views and the global ones."""
 
     name = "views"
     path = "/views"
     project_filter = "project"
+    reader = WithGlobal("project")
     shape = RecordShape(
         properties={"name": STRING, "public": BOOLEAN, "starred": BOOLEAN, **_TIMESTAMPS},
         links=("query", "project"),
