@@ -434,6 +434,26 @@ ROUTE_SAMPLES: dict[str, tuple[str, str]] = {
     "/api/v3/activities/{id:int}": ("/api/v3/activities/101", "Activity"),
     "/api/v3/attachments/{id:int}": ("/api/v3/attachments/2", "Attachment"),
     "/api/v3/project_statuses/on_track": ("/api/v3/project_statuses/on_track", "ProjectStatus"),
+    # 16.x/17.x planning, storage, configuration (data_planning.py)
+    "/api/v3/sprints": ("/api/v3/sprints", "Collection"),
+    "/api/v3/sprints/{id:int}": ("/api/v3/sprints/2", "Sprint"),
+    "/api/v3/projects/{project:int}/sprints": ("/api/v3/projects/2/sprints", "Collection"),
+    "/api/v3/project_phase_definitions": ("/api/v3/project_phase_definitions", "Collection"),
+    "/api/v3/project_phase_definitions/{id:int}": ("/api/v3/project_phase_definitions/1", "ProjectPhaseDefinition"),
+    "/api/v3/labels": ("/api/v3/labels", "Collection"),
+    "/api/v3/labels/{id:int}": ("/api/v3/labels/2", "Label"),
+    "/api/v3/projects/{project:int}/budgets": ("/api/v3/projects/1/budgets", "Collection"),
+    "/api/v3/budgets/{id:int}": ("/api/v3/budgets/1", "Budget"),
+    "/api/v3/storages": ("/api/v3/storages", "Collection"),
+    "/api/v3/storages/{id:int}": ("/api/v3/storages/1", "Storage"),
+    "/api/v3/project_storages": ("/api/v3/project_storages", "Collection"),
+    "/api/v3/project_storages/{id:int}": ("/api/v3/project_storages/1", "ProjectStorage"),
+    "/api/v3/queries": ("/api/v3/queries", "Collection"),
+    "/api/v3/queries/{id:int}": ("/api/v3/queries/3", "Query"),
+    "/api/v3/views": ("/api/v3/views", "Collection"),
+    "/api/v3/views/{id:int}": ("/api/v3/views/3", "Views::WorkPackagesTable"),
+    "/api/v3/help_texts": ("/api/v3/help_texts", "Collection"),
+    "/api/v3/help_texts/{id:int}": ("/api/v3/help_texts/1", "HelpText"),
 }
 
 
@@ -476,34 +496,34 @@ def test_route_templates_capture_typed_parameters_and_reject_unknown_kinds() -> 
         Route("/api/v3/things/x{id}", lambda req: json_reply({}))
 
 
-def _sprint(ident: int, project_id: int, updated: str) -> dict[str, Any]:
-    return {"_type": "Sprint", "id": ident, "name": f"Sprint {ident}", "createdAt": "2025-01-01T00:00:00Z",
-            "updatedAt": updated, "_links": {"self": {"href": f"/api/v3/sprints/{ident}"},
+def _retrospective(ident: int, project_id: int, updated: str) -> dict[str, Any]:
+    return {"_type": "Retrospective", "id": ident, "name": f"Retrospective {ident}", "createdAt": "2025-01-01T00:00:00Z",
+            "updatedAt": updated, "_links": {"self": {"href": f"/api/v3/retrospectives/{ident}"},
                                              "project": {"href": f"/api/v3/projects/{project_id}"}}}
 
 
 def test_a_new_collection_is_one_table_entry(op: OpenProjectDouble, dataset: Dataset) -> None:
-    sprints = {i: _sprint(i, project_id=1 + i % 2, updated=f"2025-03-0{i}T10:00:00Z") for i in range(1, 6)}
-    op.store._collections["sprints"] = sprints  # the data (the store has no public way to add a collection)
+    retrospectives = {i: _retrospective(i, project_id=1 + i % 2, updated=f"2025-03-0{i}T10:00:00Z") for i in range(1, 6)}
+    op.store._collections["retrospectives"] = retrospectives  # the data (the store has no public way to add a collection)
     op.routes = op.routes.with_entries(  # the one entry
-        Endpoint("sprints", filters={"updated_at": UPDATED_AT}, sorts=generic_sorts("name"), project_link="project"))
+        Endpoint("retrospectives", filters={"updated_at": UPDATED_AT}, sorts=generic_sorts("name"), project_link="project"))
 
-    status, body = get(op, "/api/v3/sprints", {"pageSize": "2"})
+    status, body = get(op, "/api/v3/retrospectives", {"pageSize": "2"})
     assert (status, body["_type"], body["total"], ids(body)) == (200, "Collection", 5, [5, 4])
-    assert body["_links"]["nextByOffset"]["href"] == "/api/v3/sprints?offset=2&pageSize=2"
+    assert body["_links"]["nextByOffset"]["href"] == "/api/v3/retrospectives?offset=2&pageSize=2"
     since = [{"updatedAt": {"operator": "<>d", "values": ["2025-03-02T10:00:00Z", "2025-03-04T10:00:00Z"]}}]
-    _, body = get(op, "/api/v3/sprints", {"filters": since, "sortBy": [["updatedAt", "asc"]]})
+    _, body = get(op, "/api/v3/retrospectives", {"filters": since, "sortBy": [["updatedAt", "asc"]]})
     assert ids(body) == [2, 3, 4]
-    status, body = get(op, "/api/v3/sprints", {"filters": [{"user": {"operator": "=", "values": ["1"]}}]})
+    status, body = get(op, "/api/v3/retrospectives", {"filters": [{"user": {"operator": "=", "values": ["1"]}}]})
     assert status == 400 and body["message"] == "user filter does not exist."
-    assert get(op, "/api/v3/sprints/3") == (200, sprints[3])
-    op.login_required = False  # anonymous callers see the sprints of public projects only (project 1)
-    assert ids(get(op, "/api/v3/sprints", key=None)[1]) == [4, 2]
-    assert get(op, "/api/v3/sprints/3", key=None)[0] == 404
-    op.missing_collections = ("/api/v3/sprints",)
-    assert get(op, "/api/v3/sprints")[0] == get(op, "/api/v3/sprints/2")[0] == 404
+    assert get(op, "/api/v3/retrospectives/3") == (200, retrospectives[3])
+    op.login_required = False  # anonymous callers see the retrospectives of public projects only (project 1)
+    assert ids(get(op, "/api/v3/retrospectives", key=None)[1]) == [4, 2]
+    assert get(op, "/api/v3/retrospectives/3", key=None)[0] == 404
+    op.missing_collections = ("/api/v3/retrospectives",)
+    assert get(op, "/api/v3/retrospectives")[0] == get(op, "/api/v3/retrospectives/2")[0] == 404
     with OpenProjectDouble(dataset, api_key=KEY) as other:  # the entry was added to one double only
-        assert get(other, "/api/v3/sprints")[0] == 404
+        assert get(other, "/api/v3/retrospectives")[0] == 404
 
 
 def test_store_touch_delete_and_create(op: OpenProjectDouble) -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tests.helpers import all_of, config_for, run_sync
 
-ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries", "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users", "principals", "statuses", "types", "priorities", "roles"]
+ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries", "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users", "principals", "statuses", "types", "priorities", "roles", "sprints", "project_phase_definitions", "labels", "budgets", "storages", "project_storages", "views", "queries", "help_texts", "time_entry_activities"]
 
 
 def test_full_sync_delivers_exact_id_sets_for_every_stream(op):

@@ -68,7 +68,8 @@ def read_rest(process):
 
 ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries",
                "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users",
-               "principals", "statuses", "types", "priorities", "roles"]
+               "principals", "statuses", "types", "priorities", "roles", "sprints", "project_phase_definitions", "labels",
+               "budgets", "storages", "project_storages", "views", "queries", "help_texts", "time_entry_activities"]
 
 
 def expected_ids(op, stream):

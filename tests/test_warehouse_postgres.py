@@ -37,6 +37,7 @@ from tests.openproject_double.data import (
     WP_CUSTOM_FIELDS,
     Dataset,
 )
+from tests.openproject_double.resources import id_from_href
 from tests.openproject_double.store import Store
 
 pytestmark = pytest.mark.slow
@@ -259,6 +260,11 @@ def expected_ids(store: Store) -> dict[str, list[int]]:
     expected = {name: store.ids(name) for name in collections}
     expected["principals"] = sorted(store.ids("users") + store.ids("groups") + store.ids("placeholder_users"))
     expected["custom_fields"] = sorted({**WP_CUSTOM_FIELDS, **PROJECT_CUSTOM_FIELDS, **TIME_ENTRY_CUSTOM_FIELDS})
+    for name in ("sprints", "project_phase_definitions", "labels", "budgets", "storages", "project_storages", "views",
+                 "queries", "help_texts"):
+        expected[name] = store.ids(name)
+    expected["time_entry_activities"] = sorted(  # the activities the time entries link (the API lists none)
+        {id_from_href(te["_links"]["activity"]) for te in store.time_entries.values()} - {None})
     return expected
 
 

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.configuration import (
+    HelpTextsStream,
+    QueriesStream,
+    TimeEntryActivitiesStream,
+    ViewsStream,
+)
 from tap_openproject.streams.people import GroupsStream, PlaceholderUsersStream, PrincipalsStream, UsersStream
+from tap_openproject.streams.planning import (
+    BudgetsStream,
+    LabelsStream,
+    ProjectPhaseDefinitionsStream,
+    SprintsStream,
+)
 from tap_openproject.streams.projects import (
     CategoriesStream,
     DocumentsStream,
@@ -20,6 +32,7 @@ from tap_openproject.streams.reference import (
     StatusesStream,
     TypesStream,
 )
+from tap_openproject.streams.storage import ProjectStoragesStream, StoragesStream
 from tap_openproject.streams.work import (
     ActivitiesStream,
     AttachmentsStream,
@@ -50,6 +63,17 @@ STREAM_TYPES = (
     PrioritiesStream,
     RolesStream,
     CustomFieldsStream,
+    # --- OpenProject 16.x/17.x flat collections (planning, storage, configuration) ---
+    SprintsStream,
+    ProjectPhaseDefinitionsStream,
+    LabelsStream,
+    BudgetsStream,
+    StoragesStream,
+    ProjectStoragesStream,
+    ViewsStream,
+    QueriesStream,
+    HelpTextsStream,
+    TimeEntryActivitiesStream,
 )
 
 #: The catalog's streams by name.

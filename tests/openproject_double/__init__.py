@@ -9,7 +9,8 @@ The behaviour it imitates is described in shared/openproject-api.md; modules: ``
 dataset), ``store`` (live data), ``query`` (paging, filters, sorting, select), ``api`` (the entry point),
 ``routes`` (the table of every path it answers), ``routing`` (templates and matching), ``listing`` (generic
 collections), ``work_packages`` and ``handlers`` (the other answers), ``reply`` (shared answer shapes),
-``faults`` (fault rules), ``server`` (HTTP), ``__main__`` (CLI).
+``faults`` (fault rules), ``server`` (HTTP), ``__main__`` (CLI); the 16.x/17.x collections (sprints, labels,
+budgets, storages, queries, views ...) in ``data_planning`` and ``planning_handlers``.
 """
 
 from .data import Dataset

@@ -4,7 +4,7 @@ To add a collection, add one :class:`Endpoint` (it declares the list and the mem
 store its data; to add anything else, add one :class:`Route` with a handler. The first matching route wins,
 so a specific template must come before a general one that also fits (``/projects/schema`` before
 ``/projects/{identifier}``). A test may extend the table of one double:
-``op.routes = op.routes.with_entries(Endpoint("sprints"))``.
+``op.routes = op.routes.with_entries(Endpoint("retrospectives"))``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import handlers as h
+from . import planning_handlers as planning
 from . import work_packages as wp
 from .listing import UPDATED_AT, Endpoint, datetime_seconds, generic_sorts, project_filter
 from .query import FilterField
@@ -83,4 +84,23 @@ ROUTES = RouteTable([
     Route("/api/v3/activities/{id:int}", h.single("activities")),
     Route("/api/v3/attachments/{id:int}", h.single("attachments")),
     Route("/api/v3/project_statuses/on_track", h.project_status_on_track),
+    # --- 16.x/17.x: planning, storage, configuration (data in data_planning.py; filters from paths/*.yml) ------
+    Endpoint("sprints", filters={"defining_workspace": FilterField("ids", h.linked("definingWorkspace"),
+                                                                   "Defining workspace")},
+             project_link="definingWorkspace"),
+    Route("/api/v3/projects/{project:int}/sprints", planning.project_sprints),
+    Endpoint("project_phase_definitions"),
+    Endpoint("labels", paginated=False),  # sorted by name: the ids are in name order
+    Route("/api/v3/projects/{project:int}/budgets", planning.project_budgets),
+    Route("/api/v3/budgets/{id:int}", h.single("budgets")),
+    Endpoint("storages", paginated=False),
+    Endpoint("project_storages", paginated=False, filters={
+        "project_id": project_filter("project"), "storage_id": FilterField("ids", h.linked("storage"), "Storage")},
+        project_link="project"),
+    Endpoint("queries", paginated=False, filters={
+        "project": project_filter("project"), "id": FilterField("ids", lambda q: q["id"], "ID"),
+        "updated_at": UPDATED_AT}, project_link="project"),
+    Endpoint("views", filters={"project": project_filter("project"), "id": FilterField("ids", lambda v: v["id"], "ID")},
+             project_link="project"),
+    Endpoint("help_texts", paginated=False),
 ])

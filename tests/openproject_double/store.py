@@ -18,13 +18,14 @@ from .data import (
     generate_collections,
     render_work_package,
 )
+from .data_planning import PLANNING_COLLECTIONS, generate_planning
 from .resources import UTC, id_from_href, iso_datetime, parse_datetime
 
 #: Every collection name the store knows (work packages, activities and attachments are special).
 COLLECTIONS = (
     "projects", "work_packages", "activities", "attachments", "relations", "time_entries", "memberships",
     "users", "groups", "placeholder_users", "statuses", "types", "priorities", "roles", "categories", "news",
-    "documents", "meetings", "versions", "time_entry_activities", "custom_options",
+    "documents", "meetings", "versions", "time_entry_activities", "custom_options", *PLANNING_COLLECTIONS,
 )
 _ROW_FIELDS = {"project_id", "type_id", "status_id", "priority_id", "author_id", "assignee_id", "parent_id",
                "created_at", "updated_at", "lock_version"}
@@ -68,6 +69,7 @@ class Store:
         gc.disable()  # generation allocates ~10^6 acyclic objects; cyclic GC passes would only slow it down
         try:
             self._collections, self.rows = generate_collections(dataset)
+            self._collections.update(generate_planning(dataset.seed, self._collections))
         finally:
             if gc_was_enabled:
                 gc.enable()
