@@ -55,7 +55,8 @@ def test_interrupt_writes_state_and_exits_with_128_plus_signal(make_double, tmp_
 
 ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries",
                "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users",
-               "principals", "statuses", "types", "priorities", "roles"]
+               "principals", "statuses", "types", "priorities", "roles", "meeting_sections", "meeting_agenda_items",
+               "meeting_outcomes", "watchers", "file_links", "non_working_days", "week_days", "custom_field_items"]
 
 
 def expected_ids(op, stream):

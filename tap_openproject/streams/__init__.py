@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.calendar import NonWorkingDaysStream, WeekDaysStream
+from tap_openproject.streams.collaboration import FileLinksStream, WatchersStream
+from tap_openproject.streams.meetings import MeetingAgendaItemsStream, MeetingOutcomesStream, MeetingSectionsStream
 from tap_openproject.streams.people import GroupsStream, PlaceholderUsersStream, PrincipalsStream, UsersStream
 from tap_openproject.streams.projects import (
     CategoriesStream,
@@ -14,6 +17,7 @@ from tap_openproject.streams.projects import (
     VersionsStream,
 )
 from tap_openproject.streams.reference import (
+    CustomFieldItemsStream,
     CustomFieldsStream,
     PrioritiesStream,
     RolesStream,
@@ -50,6 +54,15 @@ STREAM_TYPES = (
     PrioritiesStream,
     RolesStream,
     CustomFieldsStream,
+    # -- OpenProject 17 children and calendar (streams-children) --
+    MeetingSectionsStream,
+    MeetingAgendaItemsStream,
+    MeetingOutcomesStream,
+    WatchersStream,
+    FileLinksStream,
+    NonWorkingDaysStream,
+    WeekDaysStream,
+    CustomFieldItemsStream,
 )
 
 #: The catalog's streams by name.

@@ -1,4 +1,5 @@
-"""Reference data: statuses, types, priorities, roles (small, unpaginated collections), custom fields."""
+"""Reference data: statuses, types, priorities, roles (small, unpaginated collections), custom fields and the items
+of hierarchy and weighted item list custom fields."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import typing as t
 
 from tap_openproject.hal import BOOLEAN, DATETIME, INTEGER, STRING, STRING_ARRAY, RecordShape
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.children import ChildCollection
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -92,3 +94,44 @@ class CustomFieldsStream(OpenProjectStream):
         """Rows from the schemas read at discovery; no further requests."""
         for row in self.run.custom_fields.records():
             yield {**row, "resource_type": "CustomField"}
+
+    def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any] | None:  # noqa: ARG002
+        """Hierarchy and weighted item list fields have an item tree; other fields have none (None)."""
+        if record.get("field_format") == HIERARCHY_ITEM:
+            return {"custom_field_id": record["id"]}
+        return None
+
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """Only fields with an item tree have children to read."""
+        child = self.get_child_context(record, context)
+        if child is not None:
+            yield child
+
+
+#: The schema type of hierarchy and weighted item list custom fields (their values link /custom_field_items/{id}).
+HIERARCHY_ITEM = "CustomField::Hierarchy::Item"
+
+
+class CustomFieldItemsStream(ChildCollection):
+    """The items of every hierarchy and weighted item list custom field, depth first, the (unlabelled) root
+    first: label, short name or weight, depth, parent and children."""
+
+    name = "custom_field_items"
+    path = "/custom_fields/{custom_field_id}/items"
+    parent_stream_type = CustomFieldsStream
+    parent_path = "/custom_fields/{custom_field_id}"
+    context_columns = ("custom_field_id",)
+    shape = RecordShape(
+        properties={
+            "label": STRING,
+            "short": STRING,
+            "weight": {**STRING, "description": "A decimal, as a string (no precision lost)."},
+            "formattedWeight": STRING,
+            "depth": INTEGER,
+        },
+        links=("parent",),
+        multi_links=("children",),
+        extra={"custom_field_id": {**INTEGER, "description": "The custom field the item belongs to."}},
+    )
