@@ -75,10 +75,12 @@ def test_custom_field_items_are_read_for_hierarchy_and_weighted_item_list_fields
     for item_id, record in by_id.items():
         element = op.store.get("custom_field_items", item_id)
         assert record["parent_id"] == (link_id(element, "parent") if "parent" in element["_links"] else None)
+        assert record["parent_title"] == (element["_links"]["parent"]["name"] if "parent" in element["_links"] else None)
         assert record["children_ids"] == [int(c["href"].rsplit("/", 1)[1]) for c in element["_links"]["children"]]
         assert (record["label"], record["short"], record["weight"], record["depth"]) == (
             element["label"], element["short"], element["weight"], element["depth"])
     assert any(r["weight"] for r in by_id.values()) and any(r["short"] for r in by_id.values())
+    assert any(r["parent_title"] for r in by_id.values())
 
 
 def test_children_follow_the_project_scope(op):

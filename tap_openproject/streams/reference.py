@@ -4,6 +4,7 @@ of hierarchy and weighted item list custom fields."""
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 from tap_openproject.hal import BOOLEAN, DATETIME, INTEGER, STRING, STRING_ARRAY, RecordShape
 from tap_openproject.streams.base import OpenProjectStream
@@ -114,6 +115,19 @@ class CustomFieldsStream(OpenProjectStream):
 HIERARCHY_ITEM = "CustomField::Hierarchy::Item"
 
 
+@dataclass(frozen=True)
+class _ItemShape(RecordShape):
+    """Hierarchy item links carry the item's label as `name`, not `title`."""
+
+    def flatten(self, element: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The flat item, `parent_title` from the parent link's name."""
+        record = super().flatten(element)
+        parent = (element.get("_links") or {}).get("parent")
+        if isinstance(parent, dict) and record.get("parent_id") is not None:
+            record["parent_title"] = parent.get("title") or parent.get("name")
+        return record
+
+
 class CustomFieldItemsStream(ChildCollection):
     """The items of every hierarchy and weighted item list custom field, depth first, the (unlabelled) root
     first: label, short name or weight, depth, parent and children."""
@@ -123,7 +137,7 @@ class CustomFieldItemsStream(ChildCollection):
     parent_stream_type = CustomFieldsStream
     parent_path = "/custom_fields/{custom_field_id}"
     context_columns = ("custom_field_id",)
-    shape = RecordShape(
+    shape = _ItemShape(
         properties={
             "label": STRING,
             "short": STRING,
