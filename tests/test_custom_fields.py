@@ -43,7 +43,7 @@ def test_custom_fields_stream_lists_every_field(op):
     result = run_sync(config_for(op), streams=["custom_fields"])
 
     rows = {r["id"]: r for r in result.records["custom_fields"]}
-    assert sorted(rows) == list(range(1, 13))
+    assert sorted(rows) == list(range(1, 15))
     assert rows[8]["multi_value"] is True and rows[8]["field_format"] == "CustomOption" and rows[8]["linked"]
     assert rows[1] == {
         "id": 1,

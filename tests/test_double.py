@@ -454,6 +454,22 @@ ROUTE_SAMPLES: dict[str, tuple[str, str]] = {
     "/api/v3/views/{id:int}": ("/api/v3/views/3", "Views::WorkPackagesTable"),
     "/api/v3/help_texts": ("/api/v3/help_texts", "Collection"),
     "/api/v3/help_texts/{id:int}": ("/api/v3/help_texts/1", "HelpText"),
+    "/api/v3/work_packages/{id:int}/watchers": ("/api/v3/work_packages/2/watchers", "Collection"),
+    "/api/v3/work_packages/{id:int}/file_links": ("/api/v3/work_packages/5/file_links", "Collection"),
+    "/api/v3/meetings/{id:int}/sections": ("/api/v3/meetings/2/sections", "Collection"),
+    "/api/v3/meetings/{id:int}/agenda_items": ("/api/v3/meetings/2/agenda_items", "Collection"),
+    "/api/v3/meetings/{meeting:int}/agenda_items/{id:int}": ("/api/v3/meetings/2/agenda_items/1", "MeetingAgendaItem"),
+    "/api/v3/meetings/{meeting:int}/agenda_items/{id:int}/outcomes": ("/api/v3/meetings/2/agenda_items/1/outcomes",
+                                                                       "Collection"),
+    "/api/v3/meeting_sections/{id:int}": ("/api/v3/meeting_sections/1", "MeetingSection"),
+    "/api/v3/meeting_agenda_items/{id:int}": ("/api/v3/meeting_agenda_items/1", "MeetingAgendaItem"),
+    "/api/v3/meeting_outcomes/{id:int}": ("/api/v3/meeting_outcomes/1", "MeetingOutcome"),
+    "/api/v3/days/non_working": ("/api/v3/days/non_working", "Collection"),
+    "/api/v3/days/week": ("/api/v3/days/week", "Collection"),
+    "/api/v3/days/week/{id:int}": ("/api/v3/days/week/6", "WeekDay"),
+    "/api/v3/custom_fields/{id:int}": ("/api/v3/custom_fields/13", "CustomField"),
+    "/api/v3/custom_fields/{id:int}/items": ("/api/v3/custom_fields/14/items", "Collection"),
+    "/api/v3/custom_field_items/{id:int}": ("/api/v3/custom_field_items/3", "HierarchyItem"),
 }
 
 

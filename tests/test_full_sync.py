@@ -6,9 +6,15 @@ import json
 import math
 from collections import Counter
 
+from tap_openproject.streams import STREAMS_BY_NAME
 from tests.helpers import all_of, config_for, run_sync
 
-ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries", "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users", "principals", "statuses", "types", "priorities", "roles", "sprints", "project_phase_definitions", "labels", "budgets", "storages", "project_storages", "views", "queries", "help_texts", "time_entry_activities"]
+ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries",
+               "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users",
+               "principals", "statuses", "types", "priorities", "roles", "sprints", "project_phase_definitions",
+               "labels", "budgets", "storages", "project_storages", "views", "queries", "help_texts",
+               "time_entry_activities", "meeting_sections", "meeting_agenda_items", "meeting_outcomes", "watchers",
+               "file_links", "non_working_days", "week_days", "custom_field_items"]
 
 
 def test_full_sync_delivers_exact_id_sets_for_every_stream(op):
@@ -39,7 +45,8 @@ def test_no_duplicate_primary_keys_within_a_full_sync(op):
     result = run_sync(config_for(op))
 
     for stream, records in result.records.items():
-        duplicates = [key for key, n in Counter(r["id"] for r in records).items() if n > 1]
+        keys = STREAMS_BY_NAME[stream].primary_keys  # watchers: (work_package_id, id), a user watches many
+        duplicates = [key for key, n in Counter(tuple(r[k] for k in keys) for r in records).items() if n > 1]
         assert duplicates == [], stream
 
 

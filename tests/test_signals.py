@@ -69,7 +69,9 @@ def read_rest(process):
 ALL_STREAMS = ["projects", "categories", "work_packages", "activities", "attachments", "relations", "time_entries",
                "memberships", "versions", "news", "documents", "meetings", "users", "groups", "placeholder_users",
                "principals", "statuses", "types", "priorities", "roles", "sprints", "project_phase_definitions", "labels",
-               "budgets", "storages", "project_storages", "views", "queries", "help_texts", "time_entry_activities"]
+               "budgets", "storages", "project_storages", "views", "queries", "help_texts", "time_entry_activities",
+               "meeting_sections", "meeting_agenda_items", "meeting_outcomes", "watchers", "file_links",
+               "non_working_days", "week_days", "custom_field_items"]
 
 
 def expected_ids(op, stream):

@@ -256,7 +256,9 @@ def expected_ids(store: Store) -> dict[str, list[int]]:
     """Every stream's id set, read off the double's own store (the same dataset the subprocess serves)."""
     collections = ["projects", "categories", "work_packages", "activities", "attachments", "relations",
                    "time_entries", "memberships", "versions", "news", "documents", "meetings", "users", "groups",
-                   "placeholder_users", "statuses", "types", "priorities", "roles"]
+                   "placeholder_users", "statuses", "types", "priorities", "roles", "meeting_sections",
+                   "meeting_agenda_items", "meeting_outcomes", "watchers", "file_links", "non_working_days", "week_days",
+                   "custom_field_items"]
     expected = {name: store.ids(name) for name in collections}
     expected["principals"] = sorted(store.ids("users") + store.ids("groups") + store.ids("placeholder_users"))
     expected["custom_fields"] = sorted({**WP_CUSTOM_FIELDS, **PROJECT_CUSTOM_FIELDS, **TIME_ENTRY_CUSTOM_FIELDS})

@@ -94,11 +94,18 @@ Keys = tuple[str, ...]
 ID: Keys = ("id",)
 
 
+#: Replication keys: they must hold a parseable timestamp.
+TIMESTAMP_KEYS = frozenset({"updatedAt", "createdAt"})
+
+
 def _lacks(element: t.Any, key: str) -> bool:
-    """The element has no usable `key`: an integer id, or a parseable replication timestamp."""
+    """The element has no usable `key`: an integer id, a parseable replication timestamp, or (the natural key of
+    a resource without an id, such as a day's date) any value at all."""
     value = element.get(key) if isinstance(element, dict) else None
     if key == "id":
         return not isinstance(value, int) or isinstance(value, bool)
+    if key not in TIMESTAMP_KEYS:
+        return value is None or isinstance(value, (bool, dict, list))
     if not isinstance(value, str):
         return True
     if len(value) in (20, 24) and value[10] == "T" and value.endswith("Z"):  # OpenProject's own forms: no parsing
@@ -165,10 +172,13 @@ class Query:
             params["sortBy"] = json_param(sort_by)
         return params
 
+    #: The key each element must carry: its integer `id`, or the natural key of a resource without one.
+    identity: str = "id"
+
     @property
     def keys(self) -> Keys:
-        """What each element must carry to become a record: an integer id, and the replication key if any."""
-        return (*ID, self.replication_key) if self.replication_key else ID
+        """What each element must carry to become a record: its identity, and the replication key if any."""
+        return (self.identity, self.replication_key) if self.replication_key else (self.identity,)
 
     def flat(self, elements: Iterable[Element]) -> list[Record]:
         """Flatten a page's elements (on a worker: a page waiting for its turn holds flat records)."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.calendar import NonWorkingDaysStream, WeekDaysStream
+from tap_openproject.streams.collaboration import FileLinksStream, WatchersStream
 from tap_openproject.streams.configuration import (
     HelpTextsStream,
     QueriesStream,
     TimeEntryActivitiesStream,
     ViewsStream,
 )
+from tap_openproject.streams.meetings import MeetingAgendaItemsStream, MeetingOutcomesStream, MeetingSectionsStream
 from tap_openproject.streams.people import GroupsStream, PlaceholderUsersStream, PrincipalsStream, UsersStream
 from tap_openproject.streams.planning import (
     BudgetsStream,
@@ -26,6 +29,7 @@ from tap_openproject.streams.projects import (
     VersionsStream,
 )
 from tap_openproject.streams.reference import (
+    CustomFieldItemsStream,
     CustomFieldsStream,
     PrioritiesStream,
     RolesStream,
@@ -74,6 +78,15 @@ STREAM_TYPES = (
     QueriesStream,
     HelpTextsStream,
     TimeEntryActivitiesStream,
+    # -- OpenProject 17 children and calendar (streams-children) --
+    MeetingSectionsStream,
+    MeetingAgendaItemsStream,
+    MeetingOutcomesStream,
+    WatchersStream,
+    FileLinksStream,
+    NonWorkingDaysStream,
+    WeekDaysStream,
+    CustomFieldItemsStream,
 )
 
 #: The catalog's streams by name.

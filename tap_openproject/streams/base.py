@@ -48,6 +48,12 @@ class OpenProjectStream(StreamHooks):
     project_column: t.ClassVar[str | None] = None
     #: Work packages: without `filters` the server returns only open ones, so always send it.
     always_send_filters: t.ClassVar[bool] = False
+    #: What identifies an element of the collection: its integer `id`, or a natural key (a day's `date`).
+    element_key: t.ClassVar[str] = "id"
+    #: A child collection: the parent resource's own path (`{name}` from the context). A 404 on the child is then
+    #: told apart by asking for the parent: a parent that is gone (deleted meanwhile) means nothing to read, a
+    #: parent that is there means this server lacks the collection (the stream is skipped with a warning).
+    parent_path: t.ClassVar[str | None] = None
     #: Which resource's custom fields this stream carries (see custom_fields.py); defaults to the stream name.
     custom_field_resource: t.ClassVar[str | None] = None
     #: Records leave `RecordShape.flatten` as JSON-native values of exactly the declared types (and custom fields
@@ -116,6 +122,7 @@ class OpenProjectStream(StreamHooks):
             since=since,
             fresh=self.bookmarks.fresh(self.get_context_state(context)) if key and self.bookmarks else None,
             project_ids=self.run.settings.project_ids,
+            identity=self.element_key,
         )
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
@@ -128,7 +135,14 @@ class OpenProjectStream(StreamHooks):
             records = self.reader.records(self.run.pager, self.query(context)) if prefetched is None else prefetched
             yield from self._with_child_prefetch(records)
         except CollectionUnavailable as unavailable:
-            self.run.unavailable.mark(self.name, str(unavailable), context)
+            self.run.unavailable.mark(self.name, str(unavailable), self._unavailable_scope(unavailable, context))
+
+    def _unavailable_scope(self, unavailable: CollectionUnavailable, context: Context | None) -> Context | None:
+        """The context a 403/404 concerns: the parent's (that one parent is gone) or None (the whole stream)."""
+        if context is None or unavailable.status != 404 or self.parent_path is None:
+            return context
+        parent = self.run.client.get_optional(self.parent_path.format(**context), label=self.name)
+        return context if parent is None else None
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:  # noqa: ARG002
         """Client-side project scoping where the endpoint has no project filter; warnings about undeclared data."""

@@ -126,7 +126,7 @@ class DocumentsStream(OpenProjectStream):
 
 
 class MeetingsStream(OpenProjectStream):
-    """Meetings."""
+    """Meetings (and, per meeting, their sections and agenda items: see streams/meetings.py)."""
 
     name = "meetings"
     path = "/meetings"
@@ -144,3 +144,7 @@ class MeetingsStream(OpenProjectStream):
         },
         links=("project", "author"),
     )
+
+    def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
+        """Sections and agenda items exist only per meeting."""
+        return {"meeting_id": record["id"]}

@@ -1,11 +1,14 @@
-"""Reference data: statuses, types, priorities, roles (small, unpaginated collections), custom fields."""
+"""Reference data: statuses, types, priorities, roles (small, unpaginated collections), custom fields and the items
+of hierarchy and weighted item list custom fields."""
 
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 from tap_openproject.hal import BOOLEAN, DATETIME, INTEGER, STRING, STRING_ARRAY, RecordShape
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.children import ChildCollection
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -95,3 +98,57 @@ class CustomFieldsStream(OpenProjectStream):
         """Rows from the schemas read at discovery; no further requests."""
         for row in self.run.custom_fields.records():
             yield {**row, "resource_type": "CustomField"}
+
+    def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any] | None:  # noqa: ARG002
+        """Hierarchy and weighted item list fields have an item tree; other fields have none (None)."""
+        if record.get("field_format") == HIERARCHY_ITEM:
+            return {"custom_field_id": record["id"]}
+        return None
+
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """Only fields with an item tree have children to read."""
+        child = self.get_child_context(record, context)
+        if child is not None:
+            yield child
+
+
+#: The schema type of hierarchy and weighted item list custom fields (their values link /custom_field_items/{id}).
+HIERARCHY_ITEM = "CustomField::Hierarchy::Item"
+
+
+@dataclass(frozen=True)
+class _ItemShape(RecordShape):
+    """Hierarchy item links carry the item's label as `name`, not `title`."""
+
+    def flatten(self, element: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The flat item, `parent_title` from the parent link's name."""
+        record = super().flatten(element)
+        parent = (element.get("_links") or {}).get("parent")
+        if isinstance(parent, dict) and record.get("parent_id") is not None:
+            record["parent_title"] = parent.get("title") or parent.get("name")
+        return record
+
+
+class CustomFieldItemsStream(ChildCollection):
+    """The items of every hierarchy and weighted item list custom field, depth first, the (unlabelled) root
+    first: label, short name or weight, depth, parent and children."""
+
+    name = "custom_field_items"
+    path = "/custom_fields/{custom_field_id}/items"
+    parent_stream_type = CustomFieldsStream
+    parent_path = "/custom_fields/{custom_field_id}"
+    context_columns = ("custom_field_id",)
+    shape = _ItemShape(
+        properties={
+            "label": STRING,
+            "short": STRING,
+            "weight": {**STRING, "description": "A decimal, as a string (no precision lost)."},
+            "formattedWeight": STRING,
+            "depth": INTEGER,
+        },
+        links=("parent",),
+        multi_links=("children",),
+        extra={"custom_field_id": {**INTEGER, "description": "The custom field the item belongs to."}},
+    )

@@ -62,6 +62,9 @@ WP_CUSTOM_FIELDS: dict[int, tuple[str, str, bool]] = {
     8: ("[]CustomOption", "Components", True),
     9: ("User", "Reviewer", True),
     10: ("Version", "Target release", True),
+    # Values are items of a tree (/api/v3/custom_fields/{id}/items, see data_children.py); 14 is a weighted item list.
+    13: ("CustomField::Hierarchy::Item", "Region", True),
+    14: ("[]CustomField::Hierarchy::Item", "Risk weights", True),
 }
 #: Custom fields of other resources, served in their /schema endpoints.
 PROJECT_CUSTOM_FIELDS: dict[int, tuple[str, str, bool]] = {12: ("String", "Cost center", False)}
@@ -649,6 +652,8 @@ def work_package_schema(project: dict[str, Any], type_: dict[str, Any]) -> dict[
         if kind in ("CustomOption", "[]CustomOption"):
             entry["_links"] = {"allowedValues": [link("custom_options", oid, value)
                                                  for oid, cf, value in CUSTOM_OPTIONS if cf == cf_id]}
+        elif kind.endswith("CustomField::Hierarchy::Item"):
+            entry["_links"] = {"allowedValues": {"href": f"/api/v3/custom_fields/{cf_id}/items"}}
         schema[f"customField{cf_id}"] = entry
     schema["_links"] = {"self": {"href": f"/api/v3/work_packages/schemas/{key}"}}
     return schema

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import children as ch
 from . import handlers as h
 from . import planning_handlers as planning
 from . import work_packages as wp
@@ -103,4 +104,20 @@ ROUTES = RouteTable([
     Endpoint("views", filters={"project": project_filter("project"), "id": FilterField("ids", lambda v: v["id"], "ID")},
              project_link="project"),
     Endpoint("help_texts", paginated=False),
+    # --- OpenProject 17: what meetings and work packages hold, the calendar, custom field items -------------------
+    Route("/api/v3/work_packages/{id:int}/watchers", wp.derived("watchers")),
+    Route("/api/v3/work_packages/{id:int}/file_links", wp.derived("file_links")),
+    Route("/api/v3/meetings/{id:int}/sections", ch.meeting_sections),
+    Route("/api/v3/meetings/{id:int}/agenda_items", ch.meeting_agenda_items),
+    Route("/api/v3/meetings/{meeting:int}/agenda_items/{id:int}", ch.meeting_agenda_item),
+    Route("/api/v3/meetings/{meeting:int}/agenda_items/{id:int}/outcomes", ch.agenda_item_outcomes),
+    Route("/api/v3/meeting_sections/{id:int}", h.single("meeting_sections")),
+    Route("/api/v3/meeting_agenda_items/{id:int}", h.single("meeting_agenda_items")),
+    Route("/api/v3/meeting_outcomes/{id:int}", h.single("meeting_outcomes")),
+    Route("/api/v3/days/non_working", ch.non_working_days),
+    Route("/api/v3/days/week", ch.week_days),
+    Route("/api/v3/days/week/{id:int}", h.single("week_days")),
+    Route("/api/v3/custom_fields/{id:int}", h.single("custom_fields")),
+    Route("/api/v3/custom_fields/{id:int}/items", ch.custom_field_items),
+    Route("/api/v3/custom_field_items/{id:int}", h.single("custom_field_items")),
 ])

@@ -8,7 +8,8 @@ A template is a path whose segments are literals, ``{name}`` (any one segment, p
 A :class:`RouteTable` holds entries in order; an entry is a :class:`Route` or anything else that expands to
 routes (a collection :class:`~.listing.Endpoint` gives its list and by-id routes). The first route whose
 template matches the whole path answers; a path no route matches, or one under ``missing_collections``,
-is 404 NotFound.
+is 404 NotFound. A missing collection is a path prefix (``/api/v3/meetings``) or a template
+(``/api/v3/work_packages/{id:int}/watchers``: that collection of every work package).
 """
 
 from __future__ import annotations
@@ -146,12 +147,24 @@ class RouteTable:
 
     def answer(self, op: OpenProjectDouble, path: str, query: dict[str, str], caller: Caller) -> Reply:
         """Route a normalised path (no trailing slash); raises ApiError for every error answer."""
-        for missing in op.missing_collections:
-            missing = missing.rstrip("/")
-            if path == missing or path.startswith(missing + "/"):
-                raise not_found(path)
+        if any(_under(path, missing) for missing in op.missing_collections):
+            raise not_found(path)
         found = self.find(path)
         if found is None:
             raise not_found(path)
         route, params = found
         return route.handler(Request(op, path, query, caller, params))
+
+
+def _under(path: str, missing: str) -> bool:
+    """Whether ``path`` is the missing collection ``missing`` (a path or a template) or lies below it."""
+    missing = missing.rstrip("/")
+    if "{" not in missing:
+        return path == missing or path.startswith(missing + "/")
+    template = Route(missing, _never)
+    parts = path.split("/")
+    return len(parts) >= len(template.segments) and template.match(parts[:len(template.segments)]) is not None
+
+
+def _never(req: Request) -> Reply:
+    raise not_found(req.path)

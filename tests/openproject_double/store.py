@@ -18,6 +18,7 @@ from .data import (
     generate_collections,
     render_work_package,
 )
+from .data_children import WORK_PACKAGE_CHILDREN, child_collections
 from .data_planning import PLANNING_COLLECTIONS, generate_planning
 from .resources import UTC, id_from_href, iso_datetime, parse_datetime
 
@@ -70,6 +71,7 @@ class Store:
         try:
             self._collections, self.rows = generate_collections(dataset)
             self._collections.update(generate_planning(dataset.seed, self._collections))
+            self._collections.update(child_collections(dataset.seed, self._collections, sorted(self.rows)))
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -118,7 +120,8 @@ class Store:
         with self.lock:
             if collection == "work_packages":
                 return sorted(self.rows)
-            if collection in ("activities", "attachments"):
+            if collection in ("activities", "attachments") or collection in WORK_PACKAGE_CHILDREN:
+                # watchers are users: a user watching several work packages is listed once per work package
                 return sorted(item["id"] for wp in self.rows for item in self.derived(collection, wp))
             return sorted(self._collections[collection])
 
@@ -135,12 +138,14 @@ class Store:
             return self._collections.get(collection, {}).get(ident)
 
     def derived(self, collection: str, wp_id: int) -> list[dict[str, Any]]:
-        """Activities or attachments of one work package ([] when it does not exist)."""
+        """Activities, attachments, watchers or file links of one work package ([] when it does not exist)."""
         row = self.rows.get(wp_id)
         if row is None:
             return []
         if collection == "activities":
             return activities_for(row, self.seed, self._lookup)
+        if collection in WORK_PACKAGE_CHILDREN:
+            return WORK_PACKAGE_CHILDREN[collection](row, self.seed, self._lookup)
         return attachments_for(row, self.seed, self._lookup)
 
     def is_open(self, row: WorkPackageRow) -> bool:

@@ -91,3 +91,14 @@ def test_an_incremental_element_needs_a_parseable_replication_key(stamp):
 def test_elements_with_their_keys_pass():
     require_keys(keyed([GOOD, {"id": 2, "updatedAt": "2026-01-01T00:00:00.123Z"}]), "x", "/x", ("id", "updatedAt"))
     require_keys(keyed([{"id": "12-1"}]), "x", "/x", ())  # schema ids are no integers: nothing required
+
+
+def test_a_resource_without_an_id_needs_its_natural_key():
+    """Non-working days are keyed by their date, week days by their number: an element without it is refused."""
+    require_keys(keyed([{"date": "2025-12-25", "name": "Christmas"}, {"day": 1}]), "x", "/x", ())
+    require_keys(keyed([{"date": "2025-12-25"}]), "non_working_days", "/api/v3/days/non_working", ("date",))
+    require_keys(keyed([{"day": 7}]), "week_days", "/api/v3/days/week", ("day",))
+    with pytest.raises(SyncError, match=r"without a valid date \(element 2 of page 2\)"):
+        require_keys(keyed([{"date": "2025-12-25"}, {"name": "?"}]), "non_working_days", "/d", ("date",))
+    with pytest.raises(SyncError, match=r"without a valid day \(element 1 of page 2\)"):
+        require_keys(keyed([{"day": None}]), "week_days", "/w", ("day",))
