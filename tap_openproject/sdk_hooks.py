@@ -7,17 +7,20 @@ instead of the override silently no longer being called.
 
 from __future__ import annotations
 
+import copy
 import typing as t
 
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_openproject.errors import ConfigError
 from tap_openproject.interrupt import INTERRUPT
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
 
     from singer_sdk.helpers.types import Context
@@ -41,8 +44,27 @@ PRIVATE_OVERRIDES: tuple[tuple[type, str, str], ...] = (
     (Stream, "_write_schema_message", "(self) -> 'None'"),
     (Stream, "_write_record_message", "(self, record: 'types.Record') -> 'None'"),
     (Stream, "_write_state_message", "(self) -> 'None'"),
+    (
+        Stream,
+        "_sync_records",
+        "(self, context: 'types.Context | None' = None, *, write_messages: 'bool' = True) -> "
+        "'t.Generator[dict, t.Any, t.Any]'",
+    ),
     (Tap, "_validate_config", "(self, *, raise_errors: 'bool' = True) -> 'list[str]'"),
     (Tap, "_handle_termination", "(self, signum: 'int', frame: 'FrameType | None') -> 'None'"),
+)
+
+#: Private SDK methods the overrides call (their own loop does what the SDK's does): checked the same way.
+PRIVATE_CALLS: tuple[tuple[type, str, str], ...] = (
+    (Stream, "_get_state_partition_context", "(self, context: 'types.Context | None') -> 'types.Context | None'"),
+    (Stream, "_write_starting_replication_value", "(self, context: 'types.Context | None') -> 'None'"),
+    (
+        Stream,
+        "_process_record",
+        "(self, record: 'types.Record', child_context: 'types.Context | None' = None, partition_context: "
+        "'types.Context | None' = None) -> 'None'",
+    ),
+    (Stream, "_finalize_state", "(self, state: 'dict | None' = None) -> 'None'"),
 )
 
 
@@ -53,6 +75,7 @@ class StreamHooks(Stream):
     bookmarks: BookmarkPolicy | None = None
     _schema_written = False
     _deselects: bool | None = None
+    _lean: bool | None = None
 
     @property
     def run_stats(self) -> RunStats:
@@ -97,18 +120,99 @@ class StreamHooks(Stream):
         elif self.state_cadence.due():
             self.write_state_now()
 
-    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
-        """Why: the SDK pops deselected properties (a schema walk per record) even when the catalog deselects
-        none, and conforms types the flattening already guarantees (TYPE_CONFORMANCE_LEVEL). Same messages,
-        without that per-record work. And, with conformance off, nothing else would keep a column the catalog's
-        schema left out from being sent: CatalogColumns does (only when the catalog differs from discovery)."""
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """Why: the SDK's loop spends more CPU per record than decoding and flattening it together (a message
+        object, a dict copy and a stream-map pass per record, child bookkeeping for streams without children;
+        bench: record_path). Where no stream map, flattening or dry-run limit applies, this loop does the same
+        steps in the same order (post_process, children, RECORD, state, counts, STATE) and writes each record as
+        one encoded line; otherwise the SDK's own loop runs."""
+        if not (write_messages and self.takes_lean_path()):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        current = context or None
+        partition = self._get_state_partition_context(current)
+        child_context = None if current is None else copy.copy(current)
+        children = any(c.selected or c.has_selected_descendents for c in self.child_streams)
+        selected, frequency, written = self.selected, self.STATE_MSG_FREQUENCY, 0
+        write = self.record_writer()
+        counter, timer = self.get_record_counter(), self.get_sync_timer()
+        with counter, timer:
+            counter.with_context(context or {})
+            timer.with_context(context or {})
+            self._write_starting_replication_value(current)
+            for raw in self.get_records(current):
+                record = self.post_process(raw, current)
+                if record is None:
+                    continue
+                if children:
+                    self._process_record(record, child_context=child_context, partition_context=partition)
+                elif partition:
+                    for key, value in partition.items():
+                        record.setdefault(key, value)
+                if selected:
+                    write(record)
+                    self._increment_stream_state(record, context=current)
+                    written += 1
+                    if written % frequency == 0:
+                        self._write_state_message()
+                    counter.increment()
+                    yield record
+            if current == partition:
+                self._finalize_state(self.get_context_state(current))
+        if not context:
+            self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+    def takes_lean_path(self) -> bool:
+        """Whether records go out exactly as built: one plain stream map, no flattening, no dry-run limit."""
+        if self._lean is None:
+            maps = self.stream_maps
+            self._lean = (
+                len(maps) == 1
+                and type(maps[0]) is SameRecordTransform
+                and maps[0].stream_alias == self.name
+                and not maps[0].flattening_enabled
+                and self.ABORT_AT_RECORD_COUNT is None
+                and callable(getattr(self._tap.message_writer, "write_line", None))
+            )
+        return self._lean
+
+    def record_writer(self) -> Callable[[dict[str, t.Any]], None]:
+        """Write one record as a RECORD line, exactly as the SDK's writer would encode its message."""
+        write_line = self._tap.message_writer.write_line  # type: ignore[attr-defined]
+        name, version, state_manager = self.name, self._stream_version, self.state_manager
+        count, written = self.run_stats.record, self.state_cadence.written
+
+        def write(record: dict[str, t.Any]) -> None:
+            message: dict[str, t.Any] = {"type": "RECORD", "stream": name, "record": self.outgoing(record)}
+            if version is not None:
+                message["version"] = version
+            message["time_extracted"] = utc_now()
+            write_line(message)
+            state_manager.is_flushed = False
+            count(name)
+            written()
+
+        return write
+
+    def outgoing(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The record as the catalog lets it out: deselected properties popped (only if the catalog deselects
+        any: a schema walk per record otherwise), columns its schema left out dropped (CatalogColumns)."""
         if self._deselects is None:
             self._deselects = any(not selected for breadcrumb, selected in self.mask.items() if breadcrumb)
         if self._deselects:
             pop_deselected_record_properties(record, self.effective_schema, self.mask)
         columns = self.catalog_columns
-        if columns.filters:
-            record = columns.outgoing(record)
+        return columns.outgoing(record) if columns.filters else record
+
+    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
+        """Why: the SDK pops deselected properties (a schema walk per record) even when the catalog deselects
+        none, and conforms types the flattening already guarantees (TYPE_CONFORMANCE_LEVEL). Same messages,
+        without that per-record work. And, with conformance off, nothing else would keep a column the catalog's
+        schema left out from being sent: CatalogColumns does (only when the catalog differs from discovery)."""
+        record = self.outgoing(record)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

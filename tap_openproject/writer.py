@@ -13,7 +13,7 @@ import contextlib
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import StateMessage
 
 from tap_openproject.errors import TargetGone
@@ -52,6 +52,22 @@ class BlockWriter(MsgSpecWriter):
                 self.flush()
         if isinstance(message, StateMessage):
             self.flush()
+        INTERRUPT.check()
+
+    def write_line(self, message: dict[str, t.Any]) -> None:
+        """Write a message given as its dict (the record path builds RECORD messages so): the same line the
+        SDK's msgspec writer encodes for the message object, without the object."""
+        if self._target_gone:
+            raise TargetGone
+        if getattr(sys.stdout, "buffer", None) is None:
+            with self._target_check():
+                sys.stdout.write(encoder.encode(message).decode() + "\n")
+        else:
+            pending = self._pending
+            encoder.encode_into(message, pending, -1)
+            pending += b"\n"
+            if len(pending) >= _BLOCK:
+                self.flush()
         INTERRUPT.check()
 
     def flush(self) -> None:

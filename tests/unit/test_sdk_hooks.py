@@ -7,10 +7,12 @@ import inspect
 
 import pytest
 
-from tap_openproject.sdk_hooks import PRIVATE_OVERRIDES, StreamHooks, TapHooks
+from tap_openproject.sdk_hooks import PRIVATE_CALLS, PRIVATE_OVERRIDES, StreamHooks, TapHooks
 
 
-@pytest.mark.parametrize(("base", "name", "signature"), PRIVATE_OVERRIDES, ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    ("base", "name", "signature"), PRIVATE_OVERRIDES + PRIVATE_CALLS, ids=lambda v: getattr(v, "__name__", v)
+)
 def test_the_sdk_still_has_each_overridden_private_method_with_the_same_signature(base, name, signature):
     assert hasattr(base, name), f"singer-sdk no longer has {base.__name__}.{name}: review tap_openproject/sdk_hooks.py"
     assert str(inspect.signature(getattr(base, name))) == signature, (
