@@ -148,43 +148,60 @@ class RecordShape:
         """Link names that land in typed columns (custom field links aside), and `self`."""
         return frozenset({"self", *self.links, *self.multi_links})
 
+    @cached_property
+    def _property_keys(self) -> tuple[str, ...]:
+        return ("id", *self.properties)
+
+    @cached_property
+    def _link_columns(self) -> tuple[tuple[str, str, str, bool], ...]:
+        """(link, id column, title column, whether the id stays a string) for each declared link."""
+        return tuple((n, f"{n}_id", f"{n}_title", n in self.string_id_links) for n in self.links)
+
+    @cached_property
+    def _multi_columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple((n, f"{n}_ids") for n in self.multi_links)
+
     def flatten(self, element: dict[str, t.Any]) -> dict[str, t.Any]:
-        """One HAL element -> one flat record (undeclared data in `unmapped_properties`)."""
-        record: dict[str, t.Any] = {"id": element.get("id")}
-        for name in self.properties:
-            record[name] = element.get(name)
+        """One HAL element -> one flat record (undeclared data in `unmapped_properties`).
+
+        The hot path of every run (once per record, on the request pool): the column names are computed once per
+        shape, and a link's id is read without a call per link.
+        """
+        get = element.get
+        keys = self._property_keys
+        record: dict[str, t.Any] = dict(zip(keys, map(get, keys), strict=True))
         for name, others in self.aliases.items():
             if record[name] is None:
-                record[name] = next((element[o] for o in others if element.get(o) is not None), None)
+                record[name] = next((element[o] for o in others if get(o) is not None), None)
         for name in self.datetime_properties:
             record[name] = datetime_value(record[name])
-        record["resource_type"] = element.get("_type")
-        links: dict[str, t.Any] = element.get("_links") or {}
-        self._flatten_links(links, record)
-        if self.custom_fields:
-            self._flatten_custom_fields(element, links, record)
-        if self.unmapped:
-            record[UNMAPPED] = self._unmapped(element, links)
-        return record
-
-    def _flatten_links(self, links: dict[str, t.Any], record: dict[str, t.Any]) -> None:
-        for name in self.links:
-            link = links.get(name)
-            if isinstance(link, dict):
-                record[f"{name}_id"] = link_id(link.get("href"), as_string=name in self.string_id_links)
-                record[f"{name}_title"] = link.get("title") if record[f"{name}_id"] is not None else None
-            else:
-                record[f"{name}_id"] = None
-                record[f"{name}_title"] = None
-        for name in self.multi_links:
-            items = links.get(name)
+        record["resource_type"] = get("_type")
+        links: dict[str, t.Any] = get("_links") or {}
+        link_of = links.get
+        for name, id_column, title_column, as_string in self._link_columns:
+            link = link_of(name)
+            href = link.get("href") if isinstance(link, dict) else None
+            if not href or href == UNDISCLOSED:
+                record[id_column] = record[title_column] = None
+                continue
+            last = href.rstrip("/").rsplit("/", 1)[-1]
+            ident = last if as_string else (int(last) if last.isdigit() else None)
+            record[id_column] = ident
+            record[title_column] = link.get("title") if ident is not None else None  # type: ignore[union-attr]
+        for name, column in self._multi_columns:
+            items = link_of(name)
             if isinstance(items, dict):  # one link where a list was declared: still its value
                 items = [items]
             if isinstance(items, list):
                 ids = (link_id(item.get("href")) for item in items if isinstance(item, dict))
-                record[f"{name}_ids"] = [i for i in ids if isinstance(i, int)]
+                record[column] = [i for i in ids if isinstance(i, int)]
             else:
-                record[f"{name}_ids"] = None
+                record[column] = None
+        if self.custom_fields:
+            self._flatten_custom_fields(element, links, record, self.declared_keys, self.declared_links)
+        if self.unmapped:
+            record[UNMAPPED] = self._unmapped(element, links)
+        return record
 
     def _unmapped(self, element: dict[str, t.Any], links: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """Undeclared properties and undeclared resource links of one element; None when there are none."""
@@ -228,13 +245,23 @@ class RecordShape:
         return None, not (isinstance(link, dict) and link.get("href") is not None)
 
     @staticmethod
-    def _flatten_custom_fields(element: dict[str, t.Any], links: dict[str, t.Any], record: dict[str, t.Any]) -> None:
-        for key, value in element.items():
+    def _flatten_custom_fields(
+        element: dict[str, t.Any],
+        links: dict[str, t.Any],
+        record: dict[str, t.Any],
+        declared_keys: frozenset[str],
+        declared_links: frozenset[str],
+    ) -> None:
+        """customFieldN / customCommentN values, and customFieldN links as `_id` and `_title` columns, in the order
+        of their names (only the keys and links no column declares are looked at: a set difference, not a loop
+        over every key)."""
+        for key in sorted(element.keys() - declared_keys):
             if key.startswith("custom") and CUSTOM_KEY.match(key):
-                record[key] = value
-        for key, value in links.items():
+                record[key] = element[key]
+        for key in sorted(links.keys() - declared_links):
             if not (key.startswith("customField") and CUSTOM_FIELD.match(key)):
                 continue
+            value = links[key]
             if isinstance(value, list):
                 items = [v for v in value if isinstance(v, dict)]
                 record[f"{key}_id"] = [link_id(v.get("href")) for v in items]
