@@ -85,7 +85,7 @@ class UpdatedAtKeyset:
             def fetch(window: Window) -> list[Record]:
                 return query.flat(self._window(pager, query, window[0], window[1]))
 
-            for records in pager.ordered(fetch, windows, pager.page_depth):
+            for records in pager.ordered(fetch, windows, pager.concurrency):
                 yield from fresh(records)
             if windows:
                 reached = windows[-1][1]
@@ -104,7 +104,8 @@ class UpdatedAtKeyset:
     def _plan(
         self, pager: Pager, query: Query, lower: str | None, reached: str, total: int, page_size: int
     ) -> list[Window]:
-        """Windows of about one page each, from `reached` up to the newest record now (probes in parallel)."""
+        """Windows of `Pager.window_span` records each, from `reached` up to the newest record now (probes in
+        parallel)."""
         key = t.cast("str", query.replication_key)
 
         def second_at(rank: int) -> str | None:
@@ -113,7 +114,8 @@ class UpdatedAtKeyset:
             elements = pager.page(query, params).elements
             return second(timestamp(elements[0], key)) if elements else None
 
-        probes = list(pager.ordered(second_at, probe_ranks(total, page_size), pager.concurrency))
+        ranks = probe_ranks(total, page_size, pager.window_span(page_size))
+        probes = list(pager.ordered(second_at, ranks, pager.concurrency))
         return plan_windows(reached, probes)
 
     def _window(self, pager: Pager, query: Query, lower: str, upper: str | None) -> Iterator[Element]:

@@ -287,6 +287,12 @@ class Pager:
         """Page-sized requests in flight at once."""
         return min(self.concurrency, PAGES_IN_FLIGHT)
 
+    def window_span(self, page_size: int) -> int:
+        """Records per parallel time window: a page, or less, so that one window per thread holds no more
+        records than PAGES_IN_FLIGHT pages. A server that renders each record slowly then spreads that cost over
+        every thread, not over PAGES_IN_FLIGHT of them, at the same memory."""
+        return max(1, min(page_size, page_size * PAGES_IN_FLIGHT // max(1, self.concurrency)))
+
     def submit(self, function: Callable[[], t.Any]) -> t.Any:
         """Run `function` on the request pool; returns its Future."""
         return self._pool().submit(function)

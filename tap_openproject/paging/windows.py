@@ -10,13 +10,15 @@ from __future__ import annotations
 Window = tuple[str, str]
 
 
-def probe_ranks(total: int, page_size: int) -> list[int]:
-    """The ranks to probe after the first page: about one page apart, up to the last record.
+def probe_ranks(total: int, page_size: int, span: int | None = None) -> list[int]:
+    """The ranks to probe after the first page (`page_size` records): about `span` records apart (a page by
+    default), up to the last record.
 
-    Boundaries are a tenth of a page short of a page apart, so a window and its overlapping boundary second
+    Boundaries are a tenth of a span short of a span apart, so a window and its overlapping boundary second
     usually fit in one request.
     """
-    step = max(1, page_size - max(1, page_size // 10))
+    span = span or page_size
+    step = max(1, span - max(1, span // 10))
     return [*range(page_size + step, total, step), total]
 
 

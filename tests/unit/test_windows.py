@@ -31,3 +31,9 @@ def test_probes_that_found_nothing_or_did_not_move_forward_are_skipped():
 
 def test_records_that_moved_behind_the_reached_second_plan_no_window():
     assert plan_windows("2024-05-01T00:00:00", ["2024-04-01T00:00:00"]) == []
+
+
+def test_windows_can_be_shorter_than_a_page():
+    """With 8 threads and memory for 4 pages, windows of half a page: twice the probes, the same first page."""
+    assert probe_ranks(total=3000, page_size=1000, span=500) == [1450, 1900, 2350, 2800, 3000]
+    assert probe_ranks(total=3000, page_size=1000, span=1000) == probe_ranks(total=3000, page_size=1000)
