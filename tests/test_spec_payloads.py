@@ -60,6 +60,7 @@ CASES = [
     ("budget.json", "budgets"),
     ("storage_nextcloud.json", "storages"),
     ("storage_one_drive.json", "storages"),
+    ("storage_nextcloud_unauthorized.json", "storages"),
     ("project_storage.json", "project_storages"),
     ("view_work_packages_table.json", "views"),
     ("view_team_planner.json", "views"),
@@ -107,8 +108,9 @@ NOT_DATA = {
     "types", "versions", "workPackages",
     # versions: the projects a version is available in (a collection)
     "availableInProjects",
-    # storages: file uploads (POST), the storage's web page, its project storages (a filtered collection)
-    "prepareUpload", "open", "projectStorages",
+    # storages: file uploads (POST), the storage's web page, its project storages (a filtered collection), the
+    # storage's OAuth authorization page
+    "prepareUpload", "open", "projectStorages", "authorize",
     # queries: the work packages a query selects (a filtered collection)
     "results",
     # help texts: the admin page that edits one
