@@ -6,6 +6,7 @@ import typing as t
 
 from tap_openproject.hal import DATETIME, INTEGER, STRING, RecordShape
 from tap_openproject.streams.children import ChildCollection
+from tap_openproject.streams.people import USER_PROPERTIES
 from tap_openproject.streams.work import WorkPackagesStream
 
 WORK_PACKAGE_ID = {**INTEGER, "description": "The work package this record belongs to."}
@@ -20,13 +21,14 @@ class _DeliveredWorkPackageChild(ChildCollection):
 
 
 class WatchersStream(_DeliveredWorkPackageChild):
-    """The users watching each work package: one row per (work package, user)."""
+    """The users watching each work package: one row per (work package, user), each a User element (what the
+    token may see of it) as the users stream has it."""
 
     name = "watchers"
     path = "/work_packages/{work_package_id}/watchers"
     primary_keys: t.ClassVar[tuple[str, ...]] = ("work_package_id", "id")  # type: ignore[misc]
     shape = RecordShape(
-        properties={"name": STRING, "login": STRING, "firstName": STRING, "lastName": STRING, "status": STRING},
+        properties=USER_PROPERTIES,
         extra={"work_package_id": WORK_PACKAGE_ID},
     )
 
@@ -55,6 +57,7 @@ class FileLinksStream(_DeliveredWorkPackageChild):
                 },
             },
         },
-        links=("storage", "container", "creator"),
+        links=("storage", "container", "creator", "status"),
+        string_id_links=frozenset({"status"}),  # the user's permission on the file, an urn
         extra={"work_package_id": WORK_PACKAGE_ID},
     )

@@ -48,6 +48,11 @@ class QueriesStream(OpenProjectStream):
             "timelineLabels": {"type": ["object", "null"]},
             "highlightingMode": STRING,
             "timestamps": STRING_ARRAY,
+            "projections": {
+                "type": ["array", "null"],
+                "items": {"type": "object"},
+                "description": "The query's projections (table, Gantt, team planner, calendar) as sent.",
+            },
             **_TIMESTAMPS,
         },
         links=("project", "user", "groupBy"),
@@ -58,15 +63,17 @@ class QueriesStream(OpenProjectStream):
 
 class ViewsStream(OpenProjectStream):
     """Views (work package table, team planner, Gantt, boards ...) over saved queries; `resource_type` tells the
-    kind (`Views::WorkPackagesTable`). With project_ids: the scoped projects' views and the global ones."""
+    kind (`Views::WorkPackagesTable`). With project_ids: the scoped projects' views and the global ones. A work
+    package table view may carry `timelineVisible` and `columns_ids` (the string ids of its `columns` links)."""
 
     name = "views"
     path = "/views"
     project_filter = "project"
     reader = WithGlobal("project")
-    shape = RecordShape(
-        properties={"name": STRING, "public": BOOLEAN, "starred": BOOLEAN, **_TIMESTAMPS},
+    shape = LinkedShape(
+        properties={"name": STRING, "public": BOOLEAN, "starred": BOOLEAN, "timelineVisible": BOOLEAN, **_TIMESTAMPS},
         links=("query", "project"),
+        string_multi_links=("columns",),
     )
 
 

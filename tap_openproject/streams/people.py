@@ -9,7 +9,7 @@ from tap_openproject.streams.base import OpenProjectStream
 
 _TIMESTAMPS = {"createdAt": DATETIME, "updatedAt": DATETIME}
 #: A user's properties (the API shows most of them only to admins, to the user, or with manage_user).
-_USER_PROPERTIES: dict[str, dict[str, t.Any]] = {
+USER_PROPERTIES: dict[str, dict[str, t.Any]] = {
     "login": STRING,
     "firstName": STRING,
     "lastName": STRING,
@@ -29,7 +29,7 @@ class UsersStream(OpenProjectStream):
 
     name = "users"
     path = "/users"
-    shape = RecordShape(properties=_USER_PROPERTIES, custom_fields=True)
+    shape = RecordShape(properties=USER_PROPERTIES, custom_fields=True)
 
 
 class GroupsStream(OpenProjectStream):
@@ -55,4 +55,4 @@ class PrincipalsStream(OpenProjectStream):
     name = "principals"
     path = "/principals"
     custom_field_resource = "users"
-    shape = RecordShape(properties=_USER_PROPERTIES, multi_links=("members",), custom_fields=True)
+    shape = RecordShape(properties=USER_PROPERTIES, multi_links=("members",), custom_fields=True)

@@ -7,6 +7,7 @@ import typing as t
 from tap_openproject.hal import BOOLEAN, DATE, DATETIME, FORMATTABLE, INTEGER, NUMBER, STRING, RecordShape
 from tap_openproject.paging import NumberedPages, ProjectRoutes, UpdatedAtKeyset
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.shapes import LinkedShape
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -70,10 +71,11 @@ class MembershipsStream(OpenProjectStream):
     check_sorted = False
     reader = UpdatedAtKeyset()
     project_filter = "project"
-    shape = RecordShape(
+    shape = LinkedShape(
         properties={"createdAt": DATETIME, "updatedAt": DATETIME},
         links=("project", "principal"),
         multi_links=("roles",),
+        not_data_links=("schema",),  # /api/v3/memberships/schema
     )
 
 
@@ -85,7 +87,7 @@ class VersionsStream(OpenProjectStream):
     path = "/versions"
     reader = ProjectRoutes("/projects/{project_id}/versions")  # the collection itself has no project filter
     project_column = "definingProject_id"
-    shape = RecordShape(
+    shape = LinkedShape(
         properties={
             "name": STRING,
             "description": FORMATTABLE,
@@ -98,6 +100,7 @@ class VersionsStream(OpenProjectStream):
         },
         links=("definingProject",),
         custom_fields=True,
+        not_data_links=("schema",),  # /api/v3/versions/schema
     )
 
 

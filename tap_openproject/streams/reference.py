@@ -22,6 +22,7 @@ class StatusesStream(OpenProjectStream):
     shape = RecordShape(
         properties={
             "name": STRING,
+            "category": {**STRING, "description": "The status category (17.x), e.g. to_do."},
             "isClosed": BOOLEAN,
             "color": STRING,
             "isDefault": BOOLEAN,

@@ -1,10 +1,12 @@
 """RecordShape for links whose ids are not numbers: arrays of string ids (a query's `columns`, `sortBy`) and links
-whose whole href is the value (a storage's `origin`, a web address)."""
+whose whole href is the value (a storage's `origin`, a web address); and for links that are not data although
+their href looks like a resource (`schema`: `/api/v3/time_entries/schema`)."""
 
 from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from functools import cached_property
 
 from tap_openproject.hal import STRING, STRING_ARRAY, RecordShape, link_id
 
@@ -15,6 +17,15 @@ class LinkedShape(RecordShape):
 
     string_multi_links: tuple[str, ...] = ()
     href_links: tuple[str, ...] = ()
+    #: Links that are not values of the element though the generic rule would take them for resource links: a
+    #: resource's schema at `/api/v3/<collection>/schema` (two path segments, like `/api/v3/users/5`).
+    not_data_links: tuple[str, ...] = ()
+
+    @cached_property
+    def declared_links(self) -> frozenset[str]:
+        """RecordShape's, plus the string-id arrays, the href columns and the links that are not data."""
+        declared = {"self", *self.links, *self.multi_links}
+        return frozenset({*declared, *self.string_multi_links, *self.href_links, *self.not_data_links})
 
     def json_schema(self) -> dict[str, t.Any]:
         """The RecordShape schema plus the string-id arrays and href columns."""

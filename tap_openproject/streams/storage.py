@@ -29,7 +29,8 @@ class StoragesStream(OpenProjectStream):
             "configured": BOOLEAN,
             **_TIMESTAMPS,
         },
-        links=("type", "authorizationState"),
+        # The OAuth application and client credentials (shown to admins only).
+        links=("type", "authorizationState", "oauthApplication", "oauthClientCredentials"),
         string_id_links=frozenset({"type", "authorizationState"}),
         href_links=("origin",),
     )

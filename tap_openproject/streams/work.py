@@ -8,6 +8,7 @@ from tap_openproject.deletions import DELETED_AT, DeletionDetector
 from tap_openproject.hal import BOOLEAN, DATE, DATETIME, DURATION, FORMATTABLE, INTEGER, STRING, RecordShape
 from tap_openproject.paging import NumberedPages, UpdatedAtKeyset
 from tap_openproject.streams.base import OpenProjectStream
+from tap_openproject.streams.shapes import LinkedShape
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -179,7 +180,7 @@ class TimeEntriesStream(OpenProjectStream):
     check_sorted = False
     reader = UpdatedAtKeyset()
     project_filter = "project"
-    shape = RecordShape(
+    shape = LinkedShape(
         properties={
             "comment": FORMATTABLE,
             "spentOn": DATE,
@@ -190,4 +191,5 @@ class TimeEntriesStream(OpenProjectStream):
         },
         links=("project", "workPackage", "user", "activity"),
         custom_fields=True,
+        not_data_links=("schema",),  # /api/v3/time_entries/schema
     )
