@@ -143,7 +143,7 @@ class StreamHooks(Stream):
             timer.with_context(context or {})
             self._write_starting_replication_value(current)
             for raw in self.get_records(current):
-                record = self.post_process(raw, current)
+                record = self.post_process(t.cast("dict[str, t.Any]", raw), current)  # no (record, context) tuples
                 if record is None:
                     continue
                 if children:
