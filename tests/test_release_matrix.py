@@ -18,6 +18,7 @@ from tap_openproject.streams import STREAMS_BY_NAME
 from tests.helpers import API_KEY, REPO, clean_env, config_for, run_cli, run_sync, write_config
 from tests.openproject_double import Dataset, Store
 from tests.openproject_double.releases import RELEASES, release
+from tests.test_deletions import known_ids
 
 WORK_PACKAGES = 30
 ALL_STREAMS = list(STREAMS_BY_NAME)  # the whole catalog
@@ -101,6 +102,32 @@ def test_incremental_run_delivers_exactly_the_touched_work_packages(make_double,
         assert second.ids("projects") == [] and not fallback
     else:  # the projects updatedAt filter came after 16.0: every run reads the whole table, and says so
         assert sorted(second.ids("projects")) == op.store.ids("projects") and fallback
+
+
+@pytest.mark.parametrize("number", RELEASES)
+def test_deleted_work_packages_are_reported_on_every_release(make_double, number):
+    # 12.0 ignores select (the sweep gets full elements) and caps pages at 500: the sweep must still be exact.
+    op = make_double(work_packages=WORK_PACKAGES, release=number)
+    config = config_for(op, detect_deletions=True)
+    first = run_sync(config, streams=["work_packages"])
+    for wp_id in (4, 19):
+        op.store.delete("work_packages", wp_id)
+
+    second = run_sync(config, streams=["work_packages"], state=first.final_state)
+
+    assert first.error is None and second.error is None
+    assert sorted(r["id"] for r in second.records.get("work_packages", []) if r.get("_sdc_deleted_at")) == [4, 19]
+
+
+def test_release_12_caps_pages_at_500_and_the_tap_reads_every_work_package(make_double):
+    op = make_double(work_packages=620, release=12)
+
+    result = run_sync(config_for(op, page_size=1000, detect_deletions=True), streams=["work_packages"])
+
+    assert result.error is None
+    assert sorted(result.ids("work_packages")) == op.store.ids("work_packages")
+    assert known_ids(result) == set(op.store.ids("work_packages")), "the sweep read past the first 500"
+    assert _get(op, "/api/v3/work_packages?pageSize=1000&filters=[]")["pageSize"] == 500
 
 
 def test_records_per_stream_of_a_full_sync_for_each_release(make_double, caplog, record_property):
