@@ -31,3 +31,18 @@ def test_skips_can_be_made_fatal(make_double):
 
     assert isinstance(result.error, SyncError)
     assert "users" in str(result.error) and "fail_on_unavailable_streams" in str(result.error)
+
+
+def test_a_child_of_a_skipped_stream_is_skipped_too_with_its_own_warning(make_double, caplog):
+    op = make_double(missing_collections=("/api/v3/meetings/{id:int}/agenda_items",))
+
+    result = run_sync(config_for(op), streams=["meetings", "meeting_agenda_items", "meeting_outcomes"])
+
+    assert result.error is None
+    assert sorted(result.ids("meetings")) == op.store.ids("meetings")
+    reasons = result.tap.run_context.unavailable.reasons
+    assert set(reasons) == {"meeting_agenda_items", "meeting_outcomes"}
+    assert reasons["meeting_outcomes"] == "its parent stream meeting_agenda_items is unavailable"
+    assert "meeting_outcomes" not in result.records
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings.count("Skipping stream meeting_outcomes: its parent stream meeting_agenda_items is unavailable") == 1

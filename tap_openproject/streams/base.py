@@ -136,6 +136,16 @@ class OpenProjectStream(StreamHooks):
             yield from self._with_child_prefetch(records)
         except CollectionUnavailable as unavailable:
             self.run.unavailable.mark(self.name, str(unavailable), self._unavailable_scope(unavailable, context))
+            if self.name in self.run.unavailable:
+                self._skip_children()
+
+    def _skip_children(self) -> None:
+        """Children of a skipped stream have no parent records to read from: skipped too, each with its warning
+        (else a selected child delivers nothing unexplained, even with fail_on_unavailable_streams)."""
+        for child in self.child_streams:
+            if child.selected and isinstance(child, OpenProjectStream) and child.name not in self.run.unavailable:
+                self.run.unavailable.mark(child.name, f"its parent stream {self.name} is unavailable", None)
+                child._skip_children()
 
     def _unavailable_scope(self, unavailable: CollectionUnavailable, context: Context | None) -> Context | None:
         """The context a 403/404 concerns: the parent's (that one parent is gone) or None (the whole stream)."""

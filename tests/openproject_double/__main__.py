@@ -1,6 +1,6 @@
 """Serve a double from the command line until SIGTERM/SIGINT.
 
-    python -m tests.openproject_double --port 0 --work-packages 2000 --seed 1 --api-key KEY
+    python -m tests.openproject_double --port 0 --work-packages 2000 --seed 1 --api-key KEY [--release 12]
 
 The benchmark adds ``--prerender all`` (serialise every work package before announcing readiness) and
 ``--stats`` (GET /__stats answers request counts).
@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from .data import Dataset
+from .releases import RELEASES
 from .server import OpenProjectDouble
 
 
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="test-key-for-double")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="sleep per request")
     parser.add_argument("--per-record-ms", type=float, default=0.0, help="sleep per element returned")
-    parser.add_argument("--max-page-size", type=int, default=1000)
+    parser.add_argument("--max-page-size", type=int, default=None,
+                        help="the server's page size maximum (default: the release's, 1000; 500 on 12)")
+    parser.add_argument("--release", type=int, choices=RELEASES, default=None,
+                        help="the OpenProject line to imitate (default: the newest surface, unpinned)")
     parser.add_argument("--no-login-required", action="store_true", help="anonymous fallback without a key")
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file when ready")
     parser.add_argument("--prerender", type=_count_or_all, default=0, metavar="N|all",
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     double = OpenProjectDouble(dataset, api_key=args.api_key, login_required=not args.no_login_required,
                                max_page_size=args.max_page_size, latency_ms=args.latency_ms,
                                per_record_ms=args.per_record_ms, port=args.port, prerender=args.prerender,
-                               stats_endpoint=args.stats)
+                               stats_endpoint=args.stats, release=args.release)
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

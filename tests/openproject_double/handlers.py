@@ -10,8 +10,6 @@ from .reply import Reply, json_reply, not_found, unpaginated
 from .resources import id_from_href
 from .routing import Handler, Request
 
-CORE_VERSION = "15.4.0"
-
 
 def linked(name: str) -> Callable[[dict[str, Any]], int | None]:
     """Reads the id an item's link ``name`` points to."""
@@ -19,12 +17,12 @@ def linked(name: str) -> Callable[[dict[str, Any]], int | None]:
 
 
 def root(req: Request) -> Reply:
-    """/api/v3: the coreVersion is shown to admins only."""
+    """/api/v3: the coreVersion (the release's) is shown to admins only."""
     caller = req.caller
     user = req.op.store.get("users", caller.user_id) if not caller.anonymous else None
     body: dict[str, Any] = {"_type": "Root", "instanceName": "OpenProject"}
     if caller.admin:
-        body["coreVersion"] = CORE_VERSION
+        body["coreVersion"] = req.op.release.core_version
     body["_links"] = {
         "self": {"href": "/api/v3"}, "configuration": {"href": "/api/v3/configuration"},
         "memberships": {"href": "/api/v3/memberships"}, "priorities": {"href": "/api/v3/priorities"},

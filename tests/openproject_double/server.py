@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import releases
 from .api import HAL_JSON, Caller, Reply, answer, error_reply
 from .data import Dataset
 from .faults import MAINTENANCE_PAGE, REWRITES, Fault, FaultRules, error_html, error_json, rewrite_collection
@@ -54,6 +55,8 @@ class RecordedRequest:
 class OpenProjectDouble:
     """A local OpenProject API v3 server over real HTTP, with switchable behaviour and fault injection.
 
+    ``release`` (12, 14, 16 or 17; None: the newest surface, unpinned) picks the API surface of one
+    OpenProject line (``releases.py``: collections, properties, paging, select, filters, coreVersion).
     Switches (``admin``, ``login_required``, ``max_page_size``, ``projects_updated_at_filter``,
     ``supports_select``, ``rejects_select``, ``missing_collections``, ``latency_ms``, ``per_record_ms``,
     ``on_request`` ...) are plain attributes, read on every request, so tests may flip them while the server runs.
@@ -66,22 +69,28 @@ class OpenProjectDouble:
     """
 
     def __init__(self, dataset: Dataset | None = None, api_key: str = "test-key-for-double", *,
-                 login_required: bool = True, admin: bool = True, max_page_size: int = 1000,
-                 projects_updated_at_filter: bool = True, supports_select: bool = True,
+                 login_required: bool = True, admin: bool = True, max_page_size: int | None = None,
+                 projects_updated_at_filter: bool | None = None, supports_select: bool | None = None,
                  missing_collections: tuple[str, ...] | list[str] = (), latency_ms: float = 0.0,
                  per_record_ms: float = 0.0, extra_api_keys: dict[str, bool] | None = None,
                  wrong_key_is_anonymous: bool = True, port: int = 0, prerender: int = 0,
-                 stats_endpoint: bool = False, filter_precision: str = "s", clock_offset_s: float = 0.0) -> None:
+                 stats_endpoint: bool = False, filter_precision: str = "s", clock_offset_s: float = 0.0,
+                 release: int | None = None) -> None:
+        self.release = releases.release(release)
         self.store = Store(dataset or Dataset.generate())
+        self.release.apply(self.store)
         self.api_key = api_key
         self.login_required = login_required
         self.admin = admin
-        self.max_page_size = max_page_size
-        self.projects_updated_at_filter = projects_updated_at_filter
-        self.supports_select = supports_select
+        # Unset switches follow the release; an explicit value wins (a 17 server whose admin lowered the maximum).
+        self.max_page_size = self.release.max_page_size if max_page_size is None else max_page_size
+        self.projects_updated_at_filter = (self.release.has("projects_updated_at") if projects_updated_at_filter
+                                           is None else projects_updated_at_filter)
+        self.supports_select = self.release.has("select") if supports_select is None else supports_select
         self.rejects_select = False
         self.missing_collections = tuple(missing_collections)
-        self.routes: RouteTable = ROUTES  # the paths it answers (routes.py); a test may give one double more
+        # the paths it answers (routes.py, less what the release lacks); a test may give one double more
+        self.routes: RouteTable = self.release.routes(ROUTES)
         self.latency_ms = latency_ms
         self.per_record_ms = per_record_ms
         self.extra_api_keys = dict(extra_api_keys or {})

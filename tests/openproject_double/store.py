@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +89,8 @@ class Store:
         self.version = 0
         self.query_cache: dict[Any, Any] = {}
         self.work_packages = WorkPackageView(self)
+        #: Reshapes each freshly rendered work package (the release matrix removes links newer releases added).
+        self.render_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._reindex()
 
     # --- clock -----------------------------------------------------------------------------------------
@@ -170,10 +172,11 @@ class Store:
         while parent is not None and parent in self.rows and parent not in ancestors:
             ancestors.insert(0, parent)
             parent = self.rows[parent].parent_id
-        return render_work_package(
+        rendered = render_work_package(
             row, self.seed, self._lookup, sorted(self._children.get(row.id, [])), ancestors,
             self._versions_by_project.get(row.project_id, []),
             self._categories_by_project.get(row.project_id, []), self._user_ids)
+        return rendered if self.render_hook is None else self.render_hook(rendered)
 
     def _lookup(self, collection: str, ident: int) -> dict[str, Any] | None:
         return self._collections[collection].get(ident)

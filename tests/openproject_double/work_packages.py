@@ -75,7 +75,7 @@ def schema(req: Request) -> Reply:
     project, type_ = store.get("projects", int(match[1])), store.get("types", int(match[2]))
     if project is None or type_ is None:
         raise not_found(req.path)
-    return json_reply(work_package_schema(project, type_))
+    return json_reply(req.op.release.shape_schema(work_package_schema(project, type_)))
 
 
 def schemas(req: Request) -> Reply:
@@ -189,7 +189,7 @@ def _schema_collection(op: OpenProjectDouble, pairs: list[tuple[int, int]]) -> d
     for project_id, type_id in pairs:
         project, type_ = op.store.get("projects", project_id), op.store.get("types", type_id)
         if project is not None and type_ is not None:
-            schemas.append(work_package_schema(project, type_))
+            schemas.append(op.release.shape_schema(work_package_schema(project, type_)))
     keys = [f"{p}-{t}" for p, t in pairs]
     filters = json.dumps([{"id": {"operator": "=", "values": keys}}], separators=(",", ":"))
     return {"_type": "Collection", "total": len(schemas), "count": len(schemas),
