@@ -305,6 +305,24 @@ def test_a_replication_key_the_tap_does_not_support_is_refused(op, files, wp_cat
     )
 
 
+def test_a_schema_without_its_replication_key_is_refused(op, files, wp_catalog):
+    """Before: `Unexpected InvalidReplicationKeyException ... please report it`, exit 1."""
+    catalog = json.loads(json.dumps(wp_catalog))
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "work_packages":
+            del entry["schema"]["properties"]["updatedAt"]
+
+    result = files.run(catalog=catalog)
+
+    assert_refused_before_any_request(
+        result,
+        op,
+        f"catalog file {files.catalog}: work_packages: the replication key updatedAt is not in the stream's schema; "
+        "put the property back (or write the catalog again with `tap-openproject --config CONFIG --discover`), or "
+        "set replication-method FULL_TABLE to read the stream in full",
+    )
+
+
 # -- replication metadata --------------------------------------------------------------------------------------------
 def without_replication_metadata(catalog: dict) -> dict:
     catalog = json.loads(json.dumps(catalog))

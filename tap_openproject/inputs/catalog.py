@@ -77,6 +77,8 @@ def check_catalog(document: Document, declared: t.Mapping[str, Declared]) -> Cat
         warning = settle_replication(entry, declared[name].key, f"{source}: {name}")
         if warning and is_selected:
             warnings.append(warning)
+        if is_selected:
+            require_replication_key_column(entry, f"{source}: {name}")
         if declared[name].key and not entry.get("replication_key"):
             full_table.add(name)
     if not selected:
@@ -145,6 +147,17 @@ def stream_metadata(entry: dict[str, t.Any]) -> dict[str, t.Any]:
     item = {"breadcrumb": [], "metadata": {}}
     entry["metadata"].append(item)
     return t.cast("dict[str, t.Any]", item["metadata"])
+
+
+def require_replication_key_column(entry: dict[str, t.Any], where: str) -> None:
+    """An incremental stream's schema must keep its replication key: the SDK would stop the run on it."""
+    key = entry.get("replication_key")
+    if key and key not in entry["schema"]["properties"]:
+        raise ConfigError(
+            f"{where}: the replication key {key} is not in the stream's schema; put the property back (or write "
+            f"the catalog again with `tap-openproject --config CONFIG --discover`), or set replication-method "
+            "FULL_TABLE to read the stream in full"
+        )
 
 
 def settle_replication(entry: dict[str, t.Any], declared_key: str | None, where: str) -> str | None:

@@ -41,7 +41,7 @@ def catalog_of(*entries):
 
 
 def entry(name, *, selected=True, **extra):
-    return {"tap_stream_id": name, "schema": {"properties": {}},
+    return {"tap_stream_id": name, "schema": {"properties": {"id": {}, "updatedAt": {}}},
             "metadata": [{"breadcrumb": [], "metadata": {"selected": selected}}], **extra}
 
 
@@ -351,3 +351,10 @@ def test_only_streams_read_incrementally_are_checked_for_future_bookmarks():
     assert inputs.incremental == {"work_packages"}
     with pytest.raises(ConfigError, match="bookmark in the future: projects"):
         prepare_inputs(state, None, STREAM_TYPES).hold_back_future_bookmarks(state, START)
+
+
+def test_an_incremental_stream_whose_schema_lost_its_replication_key_is_refused():
+    with pytest.raises(ConfigError, match=r"work_packages: the replication key updatedAt is not in the stream's schema"):
+        catalog_of({**entry("work_packages"), "schema": {"properties": {"id": {}}}})
+    catalog_of({**entry("work_packages", replication_method="FULL_TABLE"), "schema": {"properties": {"id": {}}}})
+    catalog_of({**entry("work_packages", selected=False), "schema": {"properties": {"id": {}}}}, entry("statuses"))
