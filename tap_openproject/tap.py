@@ -138,6 +138,8 @@ class TapOpenProject(TapHooks):
             self.run_context.start()
             self.sync_all()
             self.state_writer.write_state(self.state)  # if a child's last STATE waited for the cadence
+            if not getattr(self.message_writer, "ends_with_state", True):  # the state did not change at the end
+                self.write_last_state()
             exit_code = EXIT_OK
         except TargetGone:
             target_gone = True

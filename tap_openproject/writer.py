@@ -31,6 +31,8 @@ class BlockWriter(MsgSpecWriter):
         self._text_flushed = False
         self._pending = bytearray()
         self._target_gone = False
+        #: Whether the last message written was a STATE (a run must end with one: `tail -n 1` is the next state).
+        self.ends_with_state = False
 
     def write_message(self, message: t.Any) -> None:  # noqa: ANN401 - the SDK's signature
         """Write one message (whole), then stop if a signal arrived meanwhile.
@@ -50,7 +52,8 @@ class BlockWriter(MsgSpecWriter):
             self._pending += self.format_message(message)
             if len(self._pending) >= _BLOCK:
                 self.flush()
-        if isinstance(message, StateMessage):
+        self.ends_with_state = isinstance(message, StateMessage)
+        if self.ends_with_state:
             self.flush()
         INTERRUPT.check()
 
@@ -60,9 +63,11 @@ class BlockWriter(MsgSpecWriter):
         if self._target_gone:
             raise TargetGone
         if getattr(sys.stdout, "buffer", None) is None:
+            self.ends_with_state = False
             with self._target_check():
                 sys.stdout.write(encoder.encode(message).decode() + "\n")
         else:
+            self.ends_with_state = False
             pending = self._pending
             encoder.encode_into(message, pending, -1)
             pending += b"\n"

@@ -372,3 +372,9 @@ def test_full_table_in_the_catalog_reads_everything_and_says_the_bookmark_is_not
     # Every record, including those of the bookmark's second that the boundary says were delivered before: a full
     # read that dropped them would let ACTIVATE_VERSION delete them downstream.
     assert sorted(records(result.stdout, "work_packages")) == op.store.ids("work_packages")
+    # The run ends with the state (unchanged here), so `tail -n 1` of the output is always the next run's state.
+    last = parse_messages(result.stdout)[-1]
+    assert last["type"] == "STATE"
+    assert last["value"]["bookmarks"]["work_packages"]["replication_key_value"] == (
+        state["bookmarks"]["work_packages"]["replication_key_value"]
+    )
