@@ -25,8 +25,9 @@ def make_double() -> t.Iterator[t.Callable[..., OpenProjectDouble]]:
     """Start doubles with custom datasets or switches; all are stopped after the test."""
     started: list[OpenProjectDouble] = []
 
-    def make(work_packages: int = 60, seed: int = 7, **switches: t.Any) -> OpenProjectDouble:
-        double = OpenProjectDouble(Dataset.generate(work_packages=work_packages, seed=seed), api_key=API_KEY, **switches)
+    def make(work_packages: int = 60, seed: int = 7, projects: int = 4, **switches: t.Any) -> OpenProjectDouble:
+        dataset = Dataset.generate(work_packages=work_packages, seed=seed, projects=projects)
+        double = OpenProjectDouble(dataset, api_key=API_KEY, **switches)
         double.start()
         started.append(double)
         return double

@@ -9,23 +9,13 @@ import io
 import pytest
 
 from tap_openproject.tap import TapOpenProject
-from tests.helpers import API_KEY, FakeClock, catalog_for, config_for, parse_messages
-from tests.openproject_double import Dataset, OpenProjectDouble
+from tests.helpers import FakeClock, catalog_for, config_for, parse_messages
+from tests.openproject_double import OpenProjectDouble
 
 
 @pytest.fixture
-def make_instance():
-    started = []
-
-    def make(projects: int) -> OpenProjectDouble:
-        double = OpenProjectDouble(Dataset.generate(work_packages=40, projects=projects), api_key=API_KEY)
-        double.start()
-        started.append(double)
-        return double
-
-    yield make
-    for double in started:
-        double.stop()
+def make_instance(make_double):
+    return lambda projects: make_double(work_packages=40, seed=1, projects=projects)
 
 
 def sync_with_catalog(op: OpenProjectDouble, catalog: dict) -> list[dict]:
