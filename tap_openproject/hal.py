@@ -184,7 +184,7 @@ class RecordShape:
             if not href or href == UNDISCLOSED:
                 record[id_column] = record[title_column] = None
                 continue
-            last = href.rstrip("/").rsplit("/", 1)[-1]
+            last = href.rstrip("/").rsplit("/", 1)[-1]  # link_id's rule, inline: once per link and record
             ident = last if as_string else (int(last) if last.isdigit() else None)
             record[id_column] = ident
             record[title_column] = link.get("title") if ident is not None else None  # type: ignore[union-attr]

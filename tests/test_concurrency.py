@@ -71,3 +71,17 @@ def test_max_requests_per_second_spaces_requests(op):
     attempts = result.tap.run_context.counters.attempts
     assert attempts >= 3
     assert abs(sum(clock.sleeps) - (attempts - 1) * 0.25) < 1e-6
+
+
+def test_with_eight_threads_windows_hold_half_a_page_and_all_are_in_flight(make_double):
+    """Windows of page_size * 4 / max_concurrency records: the same records in memory as four pages, read by every
+    thread (README, Performance). Pages of 100 and 8 threads: windows of about 50, never a full page."""
+    op = make_double(work_packages=1000)
+
+    result = run_sync(config_for(op, page_size=100, max_concurrency=8), streams=["work_packages"])
+
+    assert sorted(result.ids("work_packages")) == op.store.ids("work_packages")
+    pages = [r for r in op.requests if r.path == "/api/v3/work_packages" and r.query.get("pageSize") == "100"]
+    first, windows = pages[0], [len(r.element_ids or []) for r in pages[1:-1]]
+    assert len(first.element_ids) == 100
+    assert len(windows) >= 15 and max(windows) <= 60, windows
