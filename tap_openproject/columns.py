@@ -77,6 +77,8 @@ class CatalogColumns:
             self._observe_custom_columns(row)
 
     def _observe_custom_columns(self, row: Record) -> None:
+        if row.keys() <= self._known:  # the usual case, once per record: a subset test builds no set
+            return
         new = row.keys() - self._known - self._warned_new
         if not new:
             return

@@ -165,8 +165,11 @@ class RecordShape:
         """One HAL element -> one flat record (undeclared data in `unmapped_properties`).
 
         The hot path of every run (once per record, on the request pool): the column names are computed once per
-        shape, and a link's id is read without a call per link.
+        shape, and a link's id is read without a call per link. An element of a typed page (typed.py) flattens
+        itself, the same way.
         """
+        if type(element) is not dict:
+            return element.flat()  # type: ignore[attr-defined,no-any-return]
         get = element.get
         keys = self._property_keys
         record: dict[str, t.Any] = dict(zip(keys, map(get, keys), strict=True))

@@ -20,8 +20,10 @@ from tap_openproject.observability import Counters, RunStats
 from tap_openproject.paging import Pager
 from tap_openproject.startup import probe_credentials, resolve_project_identifiers
 from tap_openproject.timeutil import Clock
+from tap_openproject.typed import TypedPages
 
 if t.TYPE_CHECKING:
+    from tap_openproject.hal import RecordShape
     from tap_openproject.settings import Settings
 
 logger = logging.getLogger("tap-openproject")
@@ -82,6 +84,7 @@ class RunContext:
             concurrency=settings.max_concurrency,
             pool=self.executor,
             stats=self.stats,
+            clock=self.clock,
         )
         self.unavailable = Unavailable(fatal=settings.fail_on_unavailable_streams)
         #: STATE after every page's worth of records (page_size, at most the server's usual maximum, 1000) and at
@@ -97,6 +100,7 @@ class RunContext:
         self._custom_fields: CustomFieldCatalog | None = None
         self._start_lock = threading.Lock()
         self._started = False
+        self._page_decoders: dict[int, TypedPages] = {}
 
     def start(self) -> None:
         """Once per run, before the first stream request: probe the credentials and resolve project_identifiers."""
@@ -129,6 +133,16 @@ class RunContext:
             self.start()
             self._custom_fields = CustomFieldCatalog.discover(self.pager, self.settings.project_ids)
         return self._custom_fields
+
+    def page_decoder(self, shape: RecordShape) -> TypedPages | None:
+        """The typed page decoder of a stream's shape, one per shape and run (see typed.py); None for a shape
+        whose flatten adds columns of its own (a RecordShape subclass): its pages stay dicts."""
+        if not TypedPages.handles(shape):
+            return None
+        decoder = self._page_decoders.get(id(shape))
+        if decoder is None:  # a child's first queries may come from several request threads at once
+            decoder = self._page_decoders.setdefault(id(shape), TypedPages(shape))
+        return decoder
 
     def executor(self) -> ThreadPoolExecutor:
         """The run's request pool (max_concurrency threads), created on first use."""

@@ -3,6 +3,7 @@ Singer records, in the same order, with the same state as a sequential run."""
 
 from __future__ import annotations
 
+from tap_openproject.paging import Pager
 from tests.helpers import FakeClock, config_for, run_sync
 
 STREAMS = ["work_packages", "activities", "attachments", "relations", "time_entries", "projects", "categories"]
@@ -85,3 +86,21 @@ def test_with_eight_threads_windows_hold_half_a_page_and_all_are_in_flight(make_
     first, windows = pages[0], [len(r.element_ids or []) for r in pages[1:-1]]
     assert len(first.element_ids) == 100
     assert len(windows) >= 15 and max(windows) <= 60, windows
+
+
+def test_against_a_fast_server_windows_are_a_page_with_one_request_ahead(make_double, monkeypatch):
+    """When the first page came back faster than the tap made its records (Pager.depth_for), the keyset reads
+    windows of a whole page, two requests in flight: fewer, larger requests for the same records (README,
+    Performance)."""
+    op = make_double(work_packages=1000)
+    sequential = run_sync(config_for(op, page_size=100, max_concurrency=1), streams=["work_packages"])
+    monkeypatch.setattr(Pager, "depth_for", lambda self, answer_s, records_s: 2)
+    first_request = len(op.requests)
+
+    result = run_sync(config_for(op, page_size=100, max_concurrency=8), streams=["work_packages"])
+
+    assert records(result) == records(sequential)
+    pages = [r for r in op.requests[first_request:] if r.path == "/api/v3/work_packages"
+             and r.query.get("pageSize") == "100"]
+    windows = [len(r.element_ids or []) for r in pages[1:-1]]
+    assert len(windows) <= 11 and max(windows) > 80, windows  # 1,000 records: the first page and ~10 windows

@@ -74,8 +74,16 @@ def error_details(response: requests.Response) -> str:
     return " ".join(parts)
 
 
-def classify_response(response: requests.Response) -> ApiResponse | Failure:
-    """A decoded answer, or the failure it represents."""
+#: Bytes of a successful answer -> its decoded body.
+Decode = t.Callable[[bytes], t.Any]
+
+
+def classify_response(
+    response: requests.Response, decode: Decode | None = None, body: bytes | None = None
+) -> ApiResponse | Failure:
+    """A decoded answer, or the failure it represents. `decode`: the caller's decoder of a successful body (a
+    stream's typed pages); it raises msgspec.DecodeError on undecodable JSON, as msgspec.json.decode does.
+    `body`: the answer's bytes where the caller read them itself (else response.content)."""
     path = urlsplit(response.url).path
     status = response.status_code
     if status >= 300:
@@ -91,10 +99,10 @@ def classify_response(response: requests.Response) -> ApiResponse | Failure:
             response.headers,
         )
     try:
-        body = msgspec.json.decode(response.content)
+        decoded = (decode or msgspec.json.decode)(response.content if body is None else body)
     except (msgspec.DecodeError, ValueError):
         return Failure("content", f"{status} answer with truncated or undecodable JSON for GET {path}", status)
-    return ApiResponse(path, status, body, response.headers)
+    return ApiResponse(path, status, decoded, response.headers)
 
 
 _EXCEPTION_KINDS: tuple[tuple[type[BaseException], str, str], ...] = (

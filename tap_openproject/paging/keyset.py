@@ -35,13 +35,15 @@ def timestamp(element: Element, key: str) -> str:
     return t.cast("str", datetime_value(element.get(key))) or ""
 
 
-def _unseen(elements: Iterable[Element], seen: dict[t.Any, str], key: str) -> Iterator[Element]:
-    """Elements whose version was not yielded yet (and remember them)."""
-    for element in elements:
-        version = f"{timestamp(element, key)}|{element.get('lockVersion', '')}"
-        if seen.get(element.get("id")) != version:
-            seen[element.get("id")] = version
-            yield element
+def _unseen(records: Iterable[Record], seen: dict[t.Any, str], key: str) -> Iterator[Record]:
+    """Records whose version was not yielded yet (and remember them). Flat records: their timestamps are canonical
+    already, and reading a dict is what costs least per record."""
+    for record in records:
+        version = f"{record.get(key) or ''}|{record.get('lockVersion', '')}"
+        ident = record.get("id")
+        if seen.get(ident) != version:
+            seen[ident] = version
+            yield record
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class UpdatedAtKeyset:
         fresh = t.cast("t.Callable[[Iterable[Record]], Iterator[Record]]", query.fresh)
         key = t.cast("str", query.replication_key)
         lower = second(query.since) if query.since else None
+        clock = pager.clock
+        started = clock.monotonic()
         try:
             page = pager.first(query, self._params(pager, query, lower, None))
         except HTTPStatusError as exc:
@@ -75,21 +79,25 @@ class UpdatedAtKeyset:
             )
             yield from NumberedPages().records(pager, query)
             return
-        yield from fresh(query.flat(page.elements))
+        answered = clock.monotonic()
+        records = query.flat(page.elements)
+        depth = pager.depth_for(answered - started, clock.monotonic() - answered)
+        yield from fresh(records)
         if page.is_last:
             return
         reached = second(timestamp(page.elements[-1], key))
-        if pager.concurrency > 1 and page.total and page.page_size:
-            windows = self._plan(pager, query, lower, reached, page.total, page.page_size)
+        if depth > 1 and page.total and page.page_size:
+            span = pager.window_span(page.page_size, depth)
+            windows = self._plan(pager, query, lower, reached, page.total, page.page_size, span)
 
             def fetch(window: Window) -> list[Record]:
-                return query.flat(self._window(pager, query, window[0], window[1]))
+                return list(self._window(pager, query, window[0], window[1]))
 
-            for records in pager.ordered(fetch, windows, pager.concurrency):
-                yield from fresh(records)
+            for window_records in pager.ordered(fetch, windows, depth):
+                yield from fresh(window_records)
             if windows:
                 reached = windows[-1][1]
-        yield from fresh(query.flat(self._window(pager, query, reached, None)))
+        yield from fresh(self._window(pager, query, reached, None))
 
     @staticmethod
     def _params(
@@ -102,9 +110,9 @@ class UpdatedAtKeyset:
         )
 
     def _plan(
-        self, pager: Pager, query: Query, lower: str | None, reached: str, total: int, page_size: int
+        self, pager: Pager, query: Query, lower: str | None, reached: str, total: int, page_size: int, span: int
     ) -> list[Window]:
-        """Windows of `Pager.window_span` records each, from `reached` up to the newest record now (probes in
+        """Windows of about `span` records each, from `reached` up to the newest record now (probes in
         parallel)."""
         key = t.cast("str", query.replication_key)
 
@@ -114,12 +122,12 @@ class UpdatedAtKeyset:
             elements = pager.page(query, params).elements
             return second(timestamp(elements[0], key)) if elements else None
 
-        ranks = probe_ranks(total, page_size, pager.window_span(page_size))
+        ranks = probe_ranks(total, page_size, span)
         probes = list(pager.ordered(second_at, ranks, pager.concurrency))
         return plan_windows(reached, probes)
 
-    def _window(self, pager: Pager, query: Query, lower: str, upper: str | None) -> Iterator[Element]:
-        """Elements updated in [lower, upper] (seconds, inclusive; upper None = open), each version once."""
+    def _window(self, pager: Pager, query: Query, lower: str, upper: str | None) -> Iterator[Record]:
+        """Records updated in [lower, upper] (seconds, inclusive; upper None = open), each version once."""
         key = t.cast("str", query.replication_key)
         seen: dict[t.Any, str] = {}  # versions yielded within the current restart second (and a burst's)
         while True:
@@ -136,7 +144,7 @@ class UpdatedAtKeyset:
                 lower = following
                 seen = {i: v for i, v in seen.items() if v.startswith(lower)}
                 continue
-            yield from _unseen(page.elements, seen, key)
+            yield from _unseen(query.flat(page.elements), seen, key)
             if page.is_last:
                 return
             lower = second(timestamp(page.elements[-1], key))
@@ -144,8 +152,8 @@ class UpdatedAtKeyset:
 
     def _burst(
         self, pager: Pager, query: Query, lower: str, upper: str, seen: dict[t.Any, str]
-    ) -> Iterator[Element]:
-        """Every element of [lower, upper] by page-number offsets, read again until a pass finds nothing new:
+    ) -> Iterator[Record]:
+        """Every record of [lower, upper] by page-number offsets, read again until a pass finds nothing new:
         a row that a concurrent save or delete shifted past one pass's page boundary shows up in the next."""
         key = t.cast("str", query.replication_key)
         for attempt in range(BURST_PASSES):
@@ -153,7 +161,7 @@ class UpdatedAtKeyset:
             offset = 1
             while True:
                 page = pager.page(query, self._params(pager, query, lower, upper, offset))
-                yield from _unseen(page.elements, seen, key)
+                yield from _unseen(query.flat(page.elements), seen, key)
                 if page.is_last:
                     break
                 offset += 1

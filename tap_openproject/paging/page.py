@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import typing as t
 from dataclasses import dataclass, field, replace
@@ -13,13 +14,15 @@ from dataclasses import dataclass, field, replace
 from tap_openproject.errors import HTTPStatusError, SyncError
 from tap_openproject.http import Missing
 from tap_openproject.paging.concurrency import ordered_map
-from tap_openproject.timeutil import parse_datetime
+from tap_openproject.paging.elements import TypedElement
+from tap_openproject.timeutil import Clock, parse_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from concurrent.futures import ThreadPoolExecutor
 
     from tap_openproject.http import ApiResponse, OpenProjectClient
+    from tap_openproject.http.responses import Decode
     from tap_openproject.observability import RunStats
 
 logger = logging.getLogger("tap-openproject")
@@ -101,7 +104,7 @@ TIMESTAMP_KEYS = frozenset({"updatedAt", "createdAt"})
 def _lacks(element: t.Any, key: str) -> bool:
     """The element has no usable `key`: an integer id, a parseable replication timestamp, or (the natural key of
     a resource without an id, such as a day's date) any value at all."""
-    value = element.get(key) if isinstance(element, dict) else None
+    value = element.get(key) if isinstance(element, (dict, TypedElement)) else None
     if key == "id":
         return not isinstance(value, int) or isinstance(value, bool)
     if key not in TIMESTAMP_KEYS:
@@ -154,6 +157,8 @@ class Query:
     #: Drops versions already delivered (by an overlapping page or window, or the previous run).
     fresh: Callable[[Iterable[Record]], Iterator[Record]] | None = None
     project_ids: tuple[int, ...] = ()
+    #: The stream's page decoder (typed pages, see typed.py); None: plain JSON.
+    decode: Decode | None = None
 
     def params(
         self,
@@ -204,8 +209,10 @@ class Pager:
         concurrency: int,
         pool: Callable[[], ThreadPoolExecutor],
         stats: RunStats,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
+        self.clock = clock or Clock()
         self.page_size = page_size
         self.concurrency = concurrency
         self._pool = pool
@@ -214,22 +221,31 @@ class Pager:
         self._noted_lock = threading.Lock()
 
     def read(
-        self, label: str, path: str, params: dict[str, t.Any], *, missing: Missing = Missing.FAIL, keys: Keys = ID
+        self,
+        label: str,
+        path: str,
+        params: dict[str, t.Any],
+        *,
+        missing: Missing = Missing.FAIL,
+        keys: Keys = ID,
+        decode: Decode | None = None,
     ) -> Page:
         """GET one page (retried), decode it and check that each element has `keys`."""
         try:
-            response = self.client.get(path, params, label=label, missing=missing)
+            response = self.client.get(path, params, label=label, missing=missing, decode=decode)
         except HTTPStatusError as exc:  # name the stream (CollectionUnavailable is no HTTPStatusError)
             raise HTTPStatusError(f"{label}: {exc}", exc.status) from None
         return self._checked(label, response, params, keys)
 
     def page(self, query: Query, params: dict[str, t.Any]) -> Page:
         """One page of a stream's collection, each element checked for the keys a record needs."""
-        return self.read(query.label, query.path, params, keys=query.keys)
+        return self.read(query.label, query.path, params, keys=query.keys, decode=query.decode)
 
     def first(self, query: Query, params: dict[str, t.Any]) -> Page:
         """A stream's first request: it decides whether this server has the collection and lets us read it."""
-        page = self.read(query.label, query.path, params, missing=Missing.SKIP_STREAM, keys=query.keys)
+        page = self.read(
+            query.label, query.path, params, missing=Missing.SKIP_STREAM, keys=query.keys, decode=query.decode
+        )
         if query.reports_total and page.total is not None:
             self._stats.of(query.label).total = page.total
         return page
@@ -287,11 +303,24 @@ class Pager:
         """Page-sized requests in flight at once."""
         return min(self.concurrency, PAGES_IN_FLIGHT)
 
-    def window_span(self, page_size: int) -> int:
-        """Records per parallel time window: a page, or less, so that one window per thread holds no more
-        records than PAGES_IN_FLIGHT pages. A server that renders each record slowly then spreads that cost over
-        every thread, not over PAGES_IN_FLIGHT of them, at the same memory."""
-        return max(1, min(page_size, page_size * PAGES_IN_FLIGHT // max(1, self.concurrency)))
+    def window_span(self, page_size: int, depth: int | None = None) -> int:
+        """Records per parallel time window: a page, or less, so that one window per request in flight (`depth`,
+        max_concurrency by default) holds no more records than PAGES_IN_FLIGHT pages. A server that renders each
+        record slowly then spreads that cost over every thread, not over PAGES_IN_FLIGHT of them, at the same
+        memory."""
+        depth = depth or self.concurrency
+        return max(1, min(page_size, page_size * PAGES_IN_FLIGHT // max(1, depth)))
+
+    def depth_for(self, answer_s: float, records_s: float) -> int:
+        """Requests in flight for a parallel read, judged by its first page: how long the server took to answer
+        it (`answer_s`) against how long the tap took to make its records (`records_s`, about half of what the tap
+        spends on a page). A server that answers a page faster than the tap uses it gains nothing from more than
+        one request ahead: more would only compete for the interpreter, in smaller windows that cost more
+        requests (bench: record_path). A slow one gets what hides its latency, up to max_concurrency. Unmeasured
+        (no time passed, as with a test's clock): max_concurrency."""
+        if records_s <= 0:
+            return self.concurrency
+        return max(1, min(self.concurrency, math.ceil(answer_s / (2 * records_s)) + 1))
 
     def submit(self, function: Callable[[], t.Any]) -> t.Any:
         """Run `function` on the request pool; returns its Future."""

@@ -83,7 +83,7 @@ class LinkedResources:
 
     def records(self, pager: Pager, query: Query) -> Iterator[Record]:
         """The linked resources in id order, flattened."""
-        sweep = replace(query, path=self.source, flatten=self._linked_id, reports_total=False)
+        sweep = replace(query, path=self.source, flatten=self._linked_id, reports_total=False, decode=None)
         ids = sorted({r["id"] for r in NumberedPages().records(pager, sweep) if r["id"] is not None})
         for ident in ids:
             response = pager.client.get(self.target.format(id=ident), label=query.label, missing=Missing.SKIP_STREAM)

@@ -123,6 +123,7 @@ class OpenProjectStream(StreamHooks):
             fresh=self.bookmarks.fresh(self.get_context_state(context)) if key and self.bookmarks else None,
             project_ids=self.run.settings.project_ids,
             identity=self.element_key,
+            decode=self.run.page_decoder(self.shape),
         )
 
     def get_records(self, context: Context | None) -> Iterable[Record]:

@@ -6,7 +6,7 @@ import pytest
 
 from tap_openproject.errors import SyncError
 from tap_openproject.paging import Page
-from tap_openproject.paging.page import require_keys
+from tap_openproject.paging.page import Pager, require_keys
 
 
 def page(count: int, *, total: int | None, page_size: int | None, offset: int = 1) -> Page:
@@ -102,3 +102,29 @@ def test_a_resource_without_an_id_needs_its_natural_key():
         require_keys(keyed([{"date": "2025-12-25"}, {"name": "?"}]), "non_working_days", "/d", ("date",))
     with pytest.raises(SyncError, match=r"without a valid day \(element 1 of page 2\)"):
         require_keys(keyed([{"day": None}]), "week_days", "/w", ("day",))
+
+
+def pager(concurrency: int) -> Pager:
+    return Pager(None, page_size=1000, concurrency=concurrency, pool=lambda: None, stats=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("answer_s", "records_s", "concurrency", "depth"),
+    [
+        (0.010, 0.050, 8, 2),  # the server answers a page faster than the tap uses it: one request ahead
+        (0.060, 0.050, 8, 2),
+        (0.150, 0.050, 8, 3),  # 3 s of server time per s of the tap's: enough requests to hide it
+        (1.030, 0.050, 8, 8),  # a slow server (30 ms + 1 ms per record): every thread
+        (1.030, 0.050, 1, 1),  # never more than max_concurrency
+        (0.500, 0.0, 8, 8),  # unmeasured (a test's clock): max_concurrency
+    ],
+)
+def test_requests_in_flight_follow_how_fast_the_server_answers(answer_s, records_s, concurrency, depth):
+    assert pager(concurrency).depth_for(answer_s, records_s) == depth
+
+
+def test_windows_hold_four_pages_across_the_requests_in_flight():
+    assert pager(8).window_span(1000) == 500  # max_concurrency by default
+    assert pager(8).window_span(1000, depth=2) == 1000  # never more than a page
+    assert pager(8).window_span(1000, depth=8) == 500
+    assert pager(8).window_span(1, depth=8) == 1
