@@ -68,15 +68,15 @@ class DeliveredWindow:
         self._heap = [(_timestamp(version), record_id) for record_id, version in self.versions.items()]
         heapq.heapify(self._heap)
 
-    def add(self, record_id: str, version: str) -> None:
-        """Remember a delivered version (it replaces the record's older one)."""
+    def add(self, record_id: str, version: str, stamp: str | None = None) -> None:
+        """Remember a delivered version (it replaces the record's older one); `stamp`: its timestamp, if known."""
         self.versions[record_id] = version
-        heapq.heappush(self._heap, (_timestamp(version), record_id))
+        heapq.heappush(self._heap, (_timestamp(version) if stamp is None else stamp, record_id))
 
     def expire(self, start: str) -> None:
         """Forget versions older than the window's start second, and the oldest beyond MAX_DELIVERED."""
         heap, versions = self._heap, self.versions
-        while heap and (second(heap[0][0]) < start or len(versions) > MAX_DELIVERED):
+        while heap and (heap[0][0][:19] < start or len(versions) > MAX_DELIVERED):  # [:19]: its second
             stamp, record_id = heapq.heappop(heap)
             current = versions.get(record_id)
             if current is not None and _timestamp(current) == stamp:  # else a newer version replaced it
@@ -111,6 +111,7 @@ class BookmarkPolicy:
         self.lookback_seconds = lookback_seconds
         self._windows: dict[int, DeliveredWindow] = {}
         self._start_of: tuple[str, str] = ("", "")  # (bookmark second, its window start), the last one computed
+        self._lookback = dt.timedelta(seconds=lookback_seconds)
 
     def since(self, start: dt.datetime | None, state: t.Mapping[str, t.Any], start_date: str | None) -> str | None:
         """Where this run reads from: lookback_seconds before the bookmark (`start` is the SDK's starting value,
@@ -134,28 +135,39 @@ class BookmarkPolicy:
         key = self.key
 
         def fresh(records: Iterable[Record]) -> Iterator[Record]:
-            for record in records:
-                record_id, version = str(record["id"]), version_of(record, key)
-                if delivered.get(record_id) == version:
+            for record in records:  # once per record: Boundary.seen and version_of, inline
+                stamp = record[key] or ""
+                record_id, version = str(record["id"]), f"{stamp}|{record.get('lockVersion', '')}"
+                if delivered and delivered.get(record_id) == version:
                     continue
-                if not overlap.seen(second(record[key] or ""), record_id, version):
-                    yield record
+                at_second = stamp[:19]
+                if at_second == overlap.second:
+                    if overlap.records.get(record_id) == version:
+                        continue
+                    overlap.records[record_id] = version
+                elif at_second > overlap.second:
+                    overlap.second, overlap.records = at_second, {record_id: version}
+                yield record
 
         return fresh
 
     def advance(self, state: dict[str, t.Any], record: Record) -> None:
         """After a record was written: advance the bookmark (never backwards, never past the cap), remember the
         version as delivered, and forget versions that fell out of the window."""
-        value = record.get(self.key)
+        key = self.key
+        value = record.get(key)
         if value is None:
             return
         previous = state.get("replication_key_value")
-        bookmark = min(value, self.cap) if self.cap is not None else value
+        bookmark = value if self.cap is None or value <= self.cap else self.cap
         if previous is None or bookmark > previous:
-            state["replication_key"], state["replication_key_value"] = self.key, bookmark
-        window = self._window(state)
-        window.add(str(record["id"]), version_of(record, self.key))
-        window.expire(self._window_start(state["replication_key_value"]))
+            state["replication_key"], state["replication_key_value"] = key, bookmark
+            previous = bookmark
+        window = self._windows.get(id(state))
+        if window is None or state.get(DELIVERED) is not window.versions:
+            window = self._window(state)
+        window.add(str(record["id"]), f"{value}|{record.get('lockVersion', '')}", value)  # version_of, inline
+        window.expire(self._window_start(previous))
 
     def _window(self, state: dict[str, t.Any]) -> DeliveredWindow:
         window = self._windows.get(id(state))
@@ -164,9 +176,11 @@ class BookmarkPolicy:
         return window
 
     def _window_start(self, bookmark: str) -> str:
-        at_second = second(bookmark)
+        """window_start(bookmark, lookback_seconds), remembered for the last second (once per record)."""
+        at_second = bookmark[:19]
         if self._start_of[0] != at_second:
-            self._start_of = (at_second, window_start(at_second, self.lookback_seconds))
+            moment = dt.datetime.fromisoformat(at_second) - self._lookback
+            self._start_of = (at_second, moment.isoformat(timespec="seconds"))
         return self._start_of[1]
 
 

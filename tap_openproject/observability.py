@@ -68,12 +68,12 @@ class RunStats:
     _last_progress: float | None = None
 
     def of(self, stream: str) -> StreamStats:
-        """The stats of a stream (created on first use)."""
-        with self._lock:
-            stats = self.streams.get(stream)
-            if stats is None:
-                stats = self.streams[stream] = StreamStats()
-            return stats
+        """The stats of a stream (created on first use; reading an existing one takes no lock)."""
+        stats = self.streams.get(stream)
+        if stats is None:
+            with self._lock:
+                stats = self.streams.setdefault(stream, StreamStats())
+        return stats
 
     def touch(self, stream: str) -> StreamStats:
         """Note activity now; returns the stream's stats."""
@@ -105,11 +105,13 @@ class RunStats:
 
     def record(self, stream: str) -> None:
         """One record written (main thread); logs progress at most every progress_interval seconds."""
-        stats = self.touch(stream)
+        stats = self.streams.get(stream) or self.of(stream)
+        now = stats.finished = self.clock.monotonic()
+        if stats.started is None:
+            stats.started = now
         stats.records += 1
         if self.progress_interval <= 0:
             return
-        now = t.cast("float", stats.finished)
         if self._last_progress is None:
             self._last_progress = now
         elif now - self._last_progress >= self.progress_interval:

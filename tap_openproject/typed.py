@@ -61,6 +61,8 @@ class Layout:
             for name, link in links.items():
                 if name not in self.not_data and self._undeclared(name) and not self.shape._data_link(link)[1]:  # noqa: SLF001
                     self.not_data.add(name)
+                if name in self.not_data:  # kept raw: its attributes need no field (fewer fields, faster decode)
+                    continue
                 for item in link if isinstance(link, list) else (link,):
                     if isinstance(item, dict):
                         self.link_attrs.update(dict.fromkeys(item))
@@ -191,7 +193,7 @@ def flat_function(
 ) -> t.Callable[[t.Any], dict[str, t.Any]]:
     """The generated `flat` of one layout: RecordShape.flatten's steps, in its order, on the typed element."""
     source = _FlatSource(shape, layout, raw_links)
-    ident = _ident()
+    ident, known = _ident()
     namespace: dict[str, t.Any] = {
         "K": tuple(source.consts),
         "UNSET": UNSET,
@@ -200,6 +202,7 @@ def flat_function(
         "UNDISCLOSED": UNDISCLOSED,
         "dtv": datetime_value,
         "ID": ident,
+        "IDS": known,
         "multi": _multi(link_type, ident),
         "custom_links": _custom_links(ident),
         "link_dict": _link_dict(link_type),
@@ -270,7 +273,8 @@ class _FlatSource:
                 self.lines += [
                     f"    l = {self.link(name)}",
                     "    if type(l) is LINK and (h := l.a0) and h != UNDISCLOSED:",
-                    "        i = h.rstrip('/').rsplit('/', 1)[-1]" if as_string else "        i = ID(h)",
+                    "        i = h.rstrip('/').rsplit('/', 1)[-1]" if as_string else "        i = IDS.get(h, ID)",
+                    *(() if as_string else ("        if i is ID: i = ID(h)",)),
                     f"        r[{self.const(id_column)}] = i",
                     f"        if i is not None: r[{self.const(title_column)}] = {_value('l.a1')}",
                 ]
@@ -323,20 +327,20 @@ def _is_custom_link(name: str) -> bool:
 ID_CACHE = 20_000
 
 
-def _ident() -> t.Callable[[t.Any], int | None]:
-    """link_id of an href (UNSET: none), remembered for the hrefs that repeat."""
+def _ident() -> tuple[t.Callable[[t.Any], t.Any], dict[t.Any, t.Any]]:
+    """link_id of an href (UNSET: none), remembered for the hrefs that repeat; and what it remembers (generated
+    code looks there first: `known.get(href, ident)` is ident itself when the href is new)."""
     known: dict[t.Any, t.Any] = {}
-    missing = object()
 
     def ident(href: t.Any) -> t.Any:
-        found = known.get(href, missing)
-        if found is missing:
+        found = known.get(href, ident)
+        if found is ident:
             found = link_id(None if href is UNSET else href)
             if len(known) < ID_CACHE:
                 known[href] = found
         return found
 
-    return ident
+    return ident, known
 
 
 def _multi(link_type: type, ident: t.Callable[[t.Any], int | None]) -> t.Callable[[t.Any], list[int] | None]:

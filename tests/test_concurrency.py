@@ -88,10 +88,10 @@ def test_with_eight_threads_windows_hold_half_a_page_and_all_are_in_flight(make_
     assert len(windows) >= 15 and max(windows) <= 60, windows
 
 
-def test_against_a_fast_server_windows_are_a_page_with_one_request_ahead(make_double, monkeypatch):
+def test_against_a_fast_server_windows_are_two_pages_with_one_request_ahead(make_double, monkeypatch):
     """When the first page came back faster than the tap made its records (Pager.depth_for), the keyset reads
-    windows of a whole page, two requests in flight: fewer, larger requests for the same records (README,
-    Performance)."""
+    windows of two pages, two requests in flight: a probe per 2 pages instead of per half page, and full pages
+    (README, Performance)."""
     op = make_double(work_packages=1000)
     sequential = run_sync(config_for(op, page_size=100, max_concurrency=1), streams=["work_packages"])
     monkeypatch.setattr(Pager, "depth_for", lambda self, answer_s, records_s: 2)
@@ -100,7 +100,8 @@ def test_against_a_fast_server_windows_are_a_page_with_one_request_ahead(make_do
     result = run_sync(config_for(op, page_size=100, max_concurrency=8), streams=["work_packages"])
 
     assert records(result) == records(sequential)
-    pages = [r for r in op.requests[first_request:] if r.path == "/api/v3/work_packages"
-             and r.query.get("pageSize") == "100"]
-    windows = [len(r.element_ids or []) for r in pages[1:-1]]
-    assert len(windows) <= 11 and max(windows) > 80, windows  # 1,000 records: the first page and ~10 windows
+    requests = [r for r in op.requests[first_request:] if r.path == "/api/v3/work_packages"]
+    probes = [r for r in requests if r.query.get("pageSize") == "1"]
+    pages = [len(r.element_ids or []) for r in requests if r.query.get("pageSize") == "100"]
+    assert len(probes) == 5  # ranks 280, 460, 640, 820 and the last, 1,000: one every 1.8 pages
+    assert len(pages) <= 12, pages  # the first page, then each window in two requests (or three at most)

@@ -304,12 +304,12 @@ class Pager:
         return min(self.concurrency, PAGES_IN_FLIGHT)
 
     def window_span(self, page_size: int, depth: int | None = None) -> int:
-        """Records per parallel time window: a page, or less, so that one window per request in flight (`depth`,
-        max_concurrency by default) holds no more records than PAGES_IN_FLIGHT pages. A server that renders each
-        record slowly then spreads that cost over every thread, not over PAGES_IN_FLIGHT of them, at the same
-        memory."""
+        """Records per parallel time window, so that one window per request in flight (`depth`, max_concurrency
+        by default) holds no more records than PAGES_IN_FLIGHT pages: with 8 in flight half a page, so a server
+        that renders each record slowly spreads that cost over every thread, not over PAGES_IN_FLIGHT of them, at
+        the same memory; with 2 in flight two pages, so fewer probes find the windows' bounds."""
         depth = depth or self.concurrency
-        return max(1, min(page_size, page_size * PAGES_IN_FLIGHT // max(1, depth)))
+        return max(1, page_size * PAGES_IN_FLIGHT // max(1, depth))
 
     def depth_for(self, answer_s: float, records_s: float) -> int:
         """Requests in flight for a parallel read, judged by its first page: how long the server took to answer

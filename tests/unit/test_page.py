@@ -125,6 +125,6 @@ def test_requests_in_flight_follow_how_fast_the_server_answers(answer_s, records
 
 def test_windows_hold_four_pages_across_the_requests_in_flight():
     assert pager(8).window_span(1000) == 500  # max_concurrency by default
-    assert pager(8).window_span(1000, depth=2) == 1000  # never more than a page
+    assert pager(8).window_span(1000, depth=2) == 2000  # two pages each: half the probes
     assert pager(8).window_span(1000, depth=8) == 500
     assert pager(8).window_span(1, depth=8) == 1
