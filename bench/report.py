@@ -98,7 +98,8 @@ def render(results: list[ScenarioResult], plan: Plan, *, quick: bool, info: dict
               + (" (**the machine was busy: timings are noisy**)" if info["busy"] else "")]
     lines += ["", "## Settings", "",
               f"- Mode: {'quick (small sizes for CI; the targets are for the full run)' if quick else 'full'}; "
-              f"each client run {plan.repeat} time(s), the median wall time reported.",
+              f"each client run {plan.repeat} time(s), the median wall time reported; in the record-path "
+              f"scenario each client and size {plan.cpu_repeat} time(s), interleaved, the run of median CPU reported.",
               f"- Tap under test: {info['tap']}, default settings (page_size 1000), stdout to a file, "
               "a catalog with only the measured streams selected, no state (full sync).",
               "- Sequential floor: `python -m bench.floor`, one `requests` session, pages of 1000 "
