@@ -315,13 +315,15 @@ class Bench:
             zero.rows += [floor, tap]
         zero.ratio = large.ratio
         cpu = {key: row.cpu_s or 0.0 for key, row in rows.items()}
+        floor_slope = (cpu["floor", p.cpu_large] - cpu["floor", p.cpu_small]) / (p.cpu_large - p.cpu_small) * 1e6
         slope_result.table = [
             "| client | work packages | CPU s | wall s | double CPU s |", "|:--|--:|--:|--:|--:|",
             *(f"| {_label(row)} | {size:,} | {cpu[client, size]:.2f} | {row.wall_s:.2f} | "
               f"{_fmt(row.double_cpu_s)} |" for (client, size), row in sorted(rows.items(), key=lambda i: i[0][1])),
             "", f"Slope: ({cpu['tap', p.cpu_large]:.2f} - {cpu['tap', p.cpu_small]:.2f}) s / "
             f"{p.cpu_large - p.cpu_small:,} = {slope:.1f} us per work package; the floor's: "
-            f"{(cpu['floor', p.cpu_large] - cpu['floor', p.cpu_small]) / (p.cpu_large - p.cpu_small) * 1e6:.1f} us.",
+            f"{floor_slope:.1f} us (tap / floor: {slope / floor_slope if floor_slope else 0:.2f}; the floor's slope "
+            "shows how fast the machine ran).",
         ]
         return [slope_result, zero]
 
