@@ -7,6 +7,7 @@ clients delivered every record.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -65,7 +66,10 @@ def test_quick_benchmark_writes_a_table_for_every_scenario(tmp_path: Path) -> No
     assert [s["key"] for s in results["scenarios"]] == [
         "work_packages", "activities", "memory", "cpu_slope", "zero_cost", "startup", "large"]
     for scenario in results["scenarios"]:
-        assert scenario["ratio"] > 0 and isinstance(scenario["met"], bool)
+        assert isinstance(scenario["met"], bool) and math.isfinite(scenario["ratio"])
+        # A CPU slope over the quick sizes (2,000 work packages, a tenth of a second) is within run-to-run noise
+        # and may come out negative: the figure is a measurement, not something this test can assert.
+        assert scenario["ratio"] > 0 or scenario["key"] == "cpu_slope"
         for row in scenario["rows"]:
             assert row["records"] > 0 and row["requests"] > 0 and row["peak_rss_mib"] > 0 and row["cpu_s"] > 0
     floor, tap = results["scenarios"][1]["rows"]
