@@ -111,7 +111,6 @@ class BookmarkPolicy:
         self.lookback_seconds = lookback_seconds
         self._windows: dict[int, DeliveredWindow] = {}
         self._start_of: tuple[str, str] = ("", "")  # (bookmark second, its window start), the last one computed
-        self._lookback = dt.timedelta(seconds=lookback_seconds)
 
     def since(self, start: dt.datetime | None, state: t.Mapping[str, t.Any], start_date: str | None) -> str | None:
         """Where this run reads from: lookback_seconds before the bookmark (`start` is the SDK's starting value,
@@ -135,19 +134,12 @@ class BookmarkPolicy:
         key = self.key
 
         def fresh(records: Iterable[Record]) -> Iterator[Record]:
-            for record in records:  # once per record: Boundary.seen and version_of, inline
-                stamp = record[key] or ""
-                record_id, version = str(record["id"]), f"{stamp}|{record.get('lockVersion', '')}"
+            for record in records:
+                record_id, version = str(record["id"]), version_of(record, key)
                 if delivered and delivered.get(record_id) == version:
                     continue
-                at_second = stamp[:19]
-                if at_second == overlap.second:
-                    if overlap.records.get(record_id) == version:
-                        continue
-                    overlap.records[record_id] = version
-                elif at_second > overlap.second:
-                    overlap.second, overlap.records = at_second, {record_id: version}
-                yield record
+                if not overlap.seen(second(record[key] or ""), record_id, version):
+                    yield record
 
         return fresh
 
@@ -166,7 +158,7 @@ class BookmarkPolicy:
         window = self._windows.get(id(state))
         if window is None or state.get(DELIVERED) is not window.versions:
             window = self._window(state)
-        window.add(str(record["id"]), f"{value}|{record.get('lockVersion', '')}", value)  # version_of, inline
+        window.add(str(record["id"]), version_of(record, key), value)
         window.expire(self._window_start(previous))
 
     def _window(self, state: dict[str, t.Any]) -> DeliveredWindow:
@@ -179,8 +171,7 @@ class BookmarkPolicy:
         """window_start(bookmark, lookback_seconds), remembered for the last second (once per record)."""
         at_second = bookmark[:19]
         if self._start_of[0] != at_second:
-            moment = dt.datetime.fromisoformat(at_second) - self._lookback
-            self._start_of = (at_second, moment.isoformat(timespec="seconds"))
+            self._start_of = (at_second, window_start(at_second, self.lookback_seconds))
         return self._start_of[1]
 
 
