@@ -68,15 +68,15 @@ class DeliveredWindow:
         self._heap = [(_timestamp(version), record_id) for record_id, version in self.versions.items()]
         heapq.heapify(self._heap)
 
-    def add(self, record_id: str, version: str, stamp: str | None = None) -> None:
-        """Remember a delivered version (it replaces the record's older one); `stamp`: its timestamp, if known."""
+    def add(self, record_id: str, version: str) -> None:
+        """Remember a delivered version (it replaces the record's older one)."""
         self.versions[record_id] = version
-        heapq.heappush(self._heap, (_timestamp(version) if stamp is None else stamp, record_id))
+        heapq.heappush(self._heap, (_timestamp(version), record_id))
 
     def expire(self, start: str) -> None:
         """Forget versions older than the window's start second, and the oldest beyond MAX_DELIVERED."""
         heap, versions = self._heap, self.versions
-        while heap and (heap[0][0][:19] < start or len(versions) > MAX_DELIVERED):  # [:19]: its second
+        while heap and (second(heap[0][0]) < start or len(versions) > MAX_DELIVERED):
             stamp, record_id = heapq.heappop(heap)
             current = versions.get(record_id)
             if current is not None and _timestamp(current) == stamp:  # else a newer version replaced it
@@ -151,14 +151,12 @@ class BookmarkPolicy:
         if value is None:
             return
         previous = state.get("replication_key_value")
-        bookmark = value if self.cap is None or value <= self.cap else self.cap
+        bookmark = min(value, self.cap) if self.cap is not None else value
         if previous is None or bookmark > previous:
             state["replication_key"], state["replication_key_value"] = key, bookmark
             previous = bookmark
-        window = self._windows.get(id(state))
-        if window is None or state.get(DELIVERED) is not window.versions:
-            window = self._window(state)
-        window.add(str(record["id"]), version_of(record, key), value)
+        window = self._window(state)
+        window.add(str(record["id"]), version_of(record, key))
         window.expire(self._window_start(previous))
 
     def _window(self, state: dict[str, t.Any]) -> DeliveredWindow:
@@ -169,7 +167,7 @@ class BookmarkPolicy:
 
     def _window_start(self, bookmark: str) -> str:
         """window_start(bookmark, lookback_seconds), remembered for the last second (once per record)."""
-        at_second = bookmark[:19]
+        at_second = second(bookmark)
         if self._start_of[0] != at_second:
             self._start_of = (at_second, window_start(at_second, self.lookback_seconds))
         return self._start_of[1]

@@ -105,10 +105,8 @@ class RunStats:
 
     def record(self, stream: str) -> None:
         """One record written (main thread); logs progress at most every progress_interval seconds."""
-        stats = self.streams.get(stream) or self.of(stream)
-        now = stats.finished = self.clock.monotonic()
-        if stats.started is None:
-            stats.started = now
+        stats = self.touch(stream)
+        now = t.cast("float", stats.finished)
         stats.records += 1
         if self.progress_interval <= 0:
             return

@@ -47,12 +47,12 @@ class Layout:
         self.link_attrs: dict[str, None] = {"href": None, "title": None}
 
     def learn(self, elements: list[t.Any]) -> bool:
-        """Add what these dict elements hold; True if anything was new (False at an element that is no object:
-        such a page is refused by the key check, and no layout is built from it)."""
+        """Add what these elements hold (those that are objects: a page with others is refused by the key check);
+        True if anything was new."""
         before = (len(self.keys), len(self.links), len(self.link_attrs))
         for element in elements:
             if not isinstance(element, dict):
-                return False
+                continue
             self.keys.update(dict.fromkeys(element))
             links = element.get("_links")
             if not isinstance(links, dict):
@@ -116,8 +116,7 @@ class TypedPages:
         if not isinstance(elements, list) or not elements:
             return
         with self._lock:
-            learnt = self.layout.learn(elements) or self._decoder is None
-            if learnt and all(isinstance(e, dict) for e in elements):
+            if self.layout.learn(elements) or self._decoder is None:
                 self._decoder = msgspec.json.Decoder(build_page_type(self.shape, self.layout))
 
 
