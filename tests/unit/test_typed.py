@@ -221,3 +221,14 @@ def test_a_page_of_non_objects_is_left_to_the_key_check():
 
     assert body["_embedded"]["elements"][1] == "not an element"  # plain JSON: require_keys refuses the page
     assert decoder.untyped == 2
+
+
+def test_keys_of_a_refused_page_are_still_learnt():
+    decoder = TypedPages(shape_of("work_packages"))
+    decoder(page([work_package(1)]))
+    decoder(page([work_package(2, newProperty="x"), "not an element"]))  # refused later by the key check
+
+    body = decoder(page([work_package(3, newProperty="y")]))
+
+    assert isinstance(body["_embedded"]["elements"][0], TypedElement)
+    assert body["_embedded"]["elements"][0].flat()[UNMAPPED] == {"newProperty": "y"}
