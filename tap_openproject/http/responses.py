@@ -27,6 +27,8 @@ class ApiResponse:
     status: int
     body: t.Any
     headers: t.Mapping[str, str] = field(default_factory=dict)
+    #: Seconds from sending the request until the answer's headers arrived: how long the server took.
+    server_s: float = 0.0
 
     @property
     def date(self) -> str | None:
@@ -102,7 +104,7 @@ def classify_response(
         decoded = (decode or msgspec.json.decode)(response.content if body is None else body)
     except (msgspec.DecodeError, ValueError):
         return Failure("content", f"{status} answer with truncated or undecodable JSON for GET {path}", status)
-    return ApiResponse(path, status, decoded, response.headers)
+    return ApiResponse(path, status, decoded, response.headers, response.elapsed.total_seconds())
 
 
 _EXCEPTION_KINDS: tuple[tuple[type[BaseException], str, str], ...] = (

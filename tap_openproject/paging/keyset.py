@@ -22,6 +22,7 @@ from tap_openproject.timeutil import datetime_value, next_second, second
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from tap_openproject.http.client import Ahead
     from tap_openproject.paging.page import Element, Pager, Query, Record
 
 logger = logging.getLogger("tap-openproject")
@@ -65,7 +66,6 @@ class UpdatedAtKeyset:
         key = t.cast("str", query.replication_key)
         lower = second(query.since) if query.since else None
         clock = pager.clock
-        started = clock.monotonic()
         try:
             page = pager.first(query, self._params(pager, query, lower, None))
         except HTTPStatusError as exc:
@@ -79,9 +79,9 @@ class UpdatedAtKeyset:
             )
             yield from NumberedPages().records(pager, query)
             return
-        answered = clock.monotonic()
+        started = clock.monotonic()
         records = query.flat(page.elements)
-        depth = pager.depth_for(answered - started, clock.monotonic() - answered)
+        depth = pager.depth_for(page.server_s, clock.monotonic() - started)
         yield from fresh(records)
         if page.is_last:
             return
@@ -97,7 +97,8 @@ class UpdatedAtKeyset:
                 yield from fresh(window_records)
             if windows:
                 reached = windows[-1][1]
-        yield from fresh(self._window(pager, query, reached, None))
+        # The rest in keyset pages, each requested while the records of the one before are made and written.
+        yield from fresh(self._window(pager, query, reached, None, ahead=pager.concurrency > 1))
 
     @staticmethod
     def _params(
@@ -126,29 +127,44 @@ class UpdatedAtKeyset:
         probes = list(pager.ordered(second_at, ranks, pager.concurrency))
         return plan_windows(reached, probes)
 
-    def _window(self, pager: Pager, query: Query, lower: str, upper: str | None) -> Iterator[Record]:
-        """Records updated in [lower, upper] (seconds, inclusive; upper None = open), each version once."""
+    def _window(
+        self, pager: Pager, query: Query, lower: str, upper: str | None, *, ahead: bool = False
+    ) -> Iterator[Record]:
+        """Records updated in [lower, upper] (seconds, inclusive; upper None = open), each version once.
+        `ahead`: request each next page on the pool as soon as this one has arrived (its last element says where
+        the next starts), so the server answers while this page's records are made and written."""
         key = t.cast("str", query.replication_key)
         seen: dict[t.Any, str] = {}  # versions yielded within the current restart second (and a burst's)
-        while True:
-            page = pager.page(query, self._params(pager, query, lower, upper))
-            if not page.is_last and second(timestamp(page.elements[-1], key)) == lower:
-                # A whole page shares one second: a burst longer than a page (a bulk edit). Offset pages over it
-                # could skip a row when a member is saved or deleted meanwhile; read it as a closed window of
-                # its own, verified, then go on after it.
-                following = next_second(lower)
-                burst_end = following if upper is None or following <= upper else upper
-                yield from self._burst(pager, query, lower, burst_end, seen)
-                if burst_end == upper:
+        page = pager.page(query, self._params(pager, query, lower, upper))
+        following_page: Ahead | None = None
+        try:
+            while True:
+                if not page.is_last and second(timestamp(page.elements[-1], key)) == lower:
+                    # A whole page shares one second: a burst longer than a page (a bulk edit). Offset pages over
+                    # it could skip a row when a member is saved or deleted meanwhile; read it as a closed window
+                    # of its own, verified, then go on after it.
+                    following = next_second(lower)
+                    burst_end = following if upper is None or following <= upper else upper
+                    yield from self._burst(pager, query, lower, burst_end, seen)
+                    if burst_end == upper:
+                        return
+                    lower = following
+                    seen = {i: v for i, v in seen.items() if v.startswith(lower)}
+                    page = pager.page(query, self._params(pager, query, lower, upper))
+                    continue
+                if not page.is_last:
+                    lower = second(timestamp(page.elements[-1], key))
+                    params = self._params(pager, query, lower, upper)
+                    if ahead:
+                        following_page = pager.ahead(query, params)
+                yield from _unseen(query.flat(page.elements), seen, key)
+                if page.is_last:
                     return
-                lower = following
-                seen = {i: v for i, v in seen.items() if v.startswith(lower)}
-                continue
-            yield from _unseen(query.flat(page.elements), seen, key)
-            if page.is_last:
-                return
-            lower = second(timestamp(page.elements[-1], key))
-            seen = {i: v for i, v in seen.items() if v.startswith(lower)}  # only the restart second comes again
+                seen = {i: v for i, v in seen.items() if v.startswith(lower)}  # only the restart second comes again
+                page, following_page = pager.page(query, params, following_page), None
+        finally:
+            if following_page is not None:
+                following_page.cancel()
 
     def _burst(
         self, pager: Pager, query: Query, lower: str, upper: str, seen: dict[t.Any, str]

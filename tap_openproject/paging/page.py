@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from tap_openproject.http import ApiResponse, OpenProjectClient
+    from tap_openproject.http.client import Ahead
     from tap_openproject.http.responses import Decode
     from tap_openproject.observability import RunStats
 
@@ -43,6 +44,8 @@ class Page:
     total: int | None
     page_size: int | None
     offset: int
+    #: How long the server took to answer (until its headers arrived), in seconds.
+    server_s: float = 0.0
 
     @property
     def paginated(self) -> bool:
@@ -89,6 +92,7 @@ def page_of(response: ApiResponse, offset: int) -> Page:
         total=body.get("total"),
         page_size=page_size if isinstance(page_size, int) else None,
         offset=body.get("offset") or offset,
+        server_s=response.server_s,
     )
 
 
@@ -229,17 +233,24 @@ class Pager:
         missing: Missing = Missing.FAIL,
         keys: Keys = ID,
         decode: Decode | None = None,
+        ahead: Ahead | None = None,
     ) -> Page:
-        """GET one page (retried), decode it and check that each element has `keys`."""
+        """GET one page (retried; `ahead`: sent already, see `ahead`), decode it and check that each element has
+        `keys`."""
         try:
-            response = self.client.get(path, params, label=label, missing=missing, decode=decode)
+            response = self.client.get(path, params, label=label, missing=missing, decode=decode, ahead=ahead)
         except HTTPStatusError as exc:  # name the stream (CollectionUnavailable is no HTTPStatusError)
             raise HTTPStatusError(f"{label}: {exc}", exc.status) from None
         return self._checked(label, response, params, keys)
 
-    def page(self, query: Query, params: dict[str, t.Any]) -> Page:
+    def page(self, query: Query, params: dict[str, t.Any], ahead: Ahead | None = None) -> Page:
         """One page of a stream's collection, each element checked for the keys a record needs."""
-        return self.read(query.label, query.path, params, keys=query.keys, decode=query.decode)
+        return self.read(query.label, query.path, params, keys=query.keys, decode=query.decode, ahead=ahead)
+
+    def ahead(self, query: Query, params: dict[str, t.Any]) -> Ahead:
+        """Send the request for a page now; `page(query, params, ahead)` reads it later (the answer is decoded
+        there, by the thread that makes its records)."""
+        return self.client.send_ahead(query.path, params)
 
     def first(self, query: Query, params: dict[str, t.Any]) -> Page:
         """A stream's first request: it decides whether this server has the collection and lets us read it."""
@@ -311,16 +322,18 @@ class Pager:
         depth = depth or self.concurrency
         return max(1, page_size * PAGES_IN_FLIGHT // max(1, depth))
 
-    def depth_for(self, answer_s: float, records_s: float) -> int:
+    def depth_for(self, server_s: float, records_s: float) -> int:
         """Requests in flight for a parallel read, judged by its first page: how long the server took to answer
-        it (`answer_s`) against how long the tap took to make its records (`records_s`, about half of what the tap
-        spends on a page). A server that answers a page faster than the tap uses it gains nothing from more than
-        one request ahead: more would only compete for the interpreter, in smaller windows that cost more
-        requests (bench: record_path). A slow one gets what hides its latency, up to max_concurrency. Unmeasured
-        (no time passed, as with a test's clock): max_concurrency."""
+        it (`server_s`, until its headers) against how long the tap took to make its records (`records_s`, about
+        half of what the tap spends on a page). 1 for a server that answers a page sooner than the tap uses it:
+        the reader then keeps one request ahead of the records, and more requests would only cost CPU (probes,
+        pages held in memory, threads competing for the interpreter; bench: record_path). A slower one gets what
+        hides its latency, up to max_concurrency. Unmeasured (no time passed, as with a test's clock):
+        max_concurrency."""
         if records_s <= 0:
             return self.concurrency
-        return max(1, min(self.concurrency, math.ceil(answer_s / (2 * records_s)) + 1))
+        ratio = server_s / (2 * records_s)
+        return 1 if ratio <= 1 else min(self.concurrency, math.ceil(ratio) + 1)
 
     def submit(self, function: Callable[[], t.Any]) -> t.Any:
         """Run `function` on the request pool; returns its Future."""

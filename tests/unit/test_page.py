@@ -109,18 +109,20 @@ def pager(concurrency: int) -> Pager:
 
 
 @pytest.mark.parametrize(
-    ("answer_s", "records_s", "concurrency", "depth"),
+    ("server_s", "records_s", "concurrency", "depth"),
     [
-        (0.010, 0.050, 8, 2),  # the server answers a page faster than the tap uses it: one request ahead
-        (0.060, 0.050, 8, 2),
-        (0.150, 0.050, 8, 3),  # 3 s of server time per s of the tap's: enough requests to hide it
+        (0.010, 0.050, 8, 1),  # the server answers a page faster than the tap uses it: one request ahead only
+        (0.100, 0.050, 8, 1),  # as fast as the tap (records_s is about half the tap's time on a page)
+        (0.101, 0.050, 8, 3),  # slower than the tap: windows, enough requests to hide it
+        (0.150, 0.050, 8, 3),
         (1.030, 0.050, 8, 8),  # a slow server (30 ms + 1 ms per record): every thread
-        (1.030, 0.050, 1, 1),  # never more than max_concurrency
+        (1.030, 0.050, 2, 2),  # never more than max_concurrency
+        (1.030, 0.050, 1, 1),
         (0.500, 0.0, 8, 8),  # unmeasured (a test's clock): max_concurrency
     ],
 )
-def test_requests_in_flight_follow_how_fast_the_server_answers(answer_s, records_s, concurrency, depth):
-    assert pager(concurrency).depth_for(answer_s, records_s) == depth
+def test_requests_in_flight_follow_how_fast_the_server_answers(server_s, records_s, concurrency, depth):
+    assert pager(concurrency).depth_for(server_s, records_s) == depth
 
 
 def test_windows_hold_four_pages_across_the_requests_in_flight():
