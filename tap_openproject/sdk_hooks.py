@@ -18,6 +18,7 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_openproject.errors import ConfigError
 from tap_openproject.interrupt import INTERRUPT
+from tap_openproject.timeutil import ExtractionTime
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -184,12 +185,13 @@ class StreamHooks(Stream):
         write_line = self._tap.message_writer.write_line  # type: ignore[attr-defined]
         name, version, state_manager = self.name, self._stream_version, self.state_manager
         count, written = self.run_stats.record, self.state_cadence.written
+        extracted = ExtractionTime()
 
         def write(record: dict[str, t.Any]) -> None:
             message: dict[str, t.Any] = {"type": "RECORD", "stream": name, "record": self.outgoing(record)}
             if version is not None:
                 message["version"] = version
-            message["time_extracted"] = utc_now()
+            message["time_extracted"] = extracted()
             write_line(message)
             state_manager.is_flushed = False
             count(name)

@@ -61,6 +61,23 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class ExtractionTime:
+    """Now, as the `time_extracted` of a RECORD message: YYYY-MM-DDTHH:MM:SS.ffffffZ, the form msgspec gives the
+    SDK's aware `utc_now()`, at a fraction of the cost (the date and time of day are formatted once per second;
+    encoding an aware datetime cost more than encoding the rest of the message's envelope)."""
+
+    def __init__(self, now_ns: t.Callable[[], int] = time.time_ns) -> None:
+        self._now_ns = now_ns
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self) -> str:
+        whole, micros = divmod(self._now_ns() // 1000, 1_000_000)
+        if whole != self._second:
+            self._second, self._prefix = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        return f"{self._prefix}.{micros:06d}Z"
+
+
 class Clock:
     """Wall time, monotonic time and sleep: the real ones, replaceable in tests."""
 

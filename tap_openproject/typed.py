@@ -40,7 +40,8 @@ class Layout:
 
     def __init__(self, shape: RecordShape) -> None:
         self.shape = shape
-        #: Undeclared links found not to be data (RecordShape's rule): kept raw in later pages.
+        #: Links kept raw (never decoded) in later pages: undeclared ones found not to be data (RecordShape's rule),
+        #: and `self`, which no column reads.
         self.not_data: set[str] = set()
         self.keys: dict[str, None] = {}
         self.links: dict[str, None] = {}
@@ -59,7 +60,7 @@ class Layout:
                 continue
             self.links.update(dict.fromkeys(links))
             for name, link in links.items():
-                if name not in self.not_data and self._undeclared(name) and not self.shape._data_link(link)[1]:  # noqa: SLF001
+                if name not in self.not_data and (name == "self" or self._not_data(name, link)):
                     self.not_data.add(name)
                 if name in self.not_data:  # kept raw: its attributes need no field (fewer fields, faster decode)
                     continue
@@ -68,10 +69,12 @@ class Layout:
                         self.link_attrs.update(dict.fromkeys(item))
         return (len(self.keys), len(self.links), len(self.link_attrs)) != before
 
-    def _undeclared(self, name: str) -> bool:
-        """A link no column declares and no custom field column takes (RecordShape looks at its kind)."""
+    def _not_data(self, name: str, link: t.Any) -> bool:
+        """A link no column declares, no custom field column takes, and RecordShape finds not to be data."""
         shape = self.shape
-        return name not in shape.declared_links and not (shape.custom_fields and CUSTOM_FIELD.match(name))
+        if name in shape.declared_links or (shape.custom_fields and CUSTOM_FIELD.match(name)):
+            return False
+        return not shape._data_link(link)[1]  # noqa: SLF001 - the shape's own rule
 
 
 class TypedPages:
@@ -143,7 +146,7 @@ def build_page_type(shape: RecordShape, layout: Layout) -> type:
         elif key == "_embedded":
             fields.append((f"f{i}", msgspec.Raw, UNSET))  # linked resources repeated: never a column
         else:
-            fields.append((f"f{i}", t.Any, UNSET))
+            fields.append((f"f{i}", t.Any, None if key in plain_keys(shape) else UNSET))
     namespace = {"_attr_of": attrs, "flat": flat_function(shape, layout, link_type, links_type, raw_links)}
     element_type = msgspec.defstruct(
         "Element",
@@ -160,6 +163,11 @@ def build_page_type(shape: RecordShape, layout: Layout) -> type:
         rename={"embedded": "_embedded", **{f"e{i}": key for i, key in enumerate(_ENVELOPE)}},
         namespace={"envelope": _envelope},
     )
+
+
+def plain_keys(shape: RecordShape) -> frozenset[str]:
+    """Keys whose column is their value, None when absent (so their fields default to None, not UNSET)."""
+    return frozenset({*shape._property_keys, "_type"})  # noqa: SLF001 - the shape's own columns
 
 
 def _envelope(page: t.Any) -> dict[str, t.Any]:
@@ -225,7 +233,6 @@ class _FlatSource:
         links = self.key("_links")
         self.lines += [f"    L = e.{links}" if links else "    L = None", "    if L is UNSET or L is None: L = EMPTY"]
         self.columns()
-        self.link_columns()
         if shape.custom_fields:
             self.custom_fields()
         if shape.unmapped:
@@ -247,39 +254,42 @@ class _FlatSource:
         return f"L.f{self.link_names.index(name)}" if name in self.layout.links else "UNSET"
 
     def columns(self) -> None:
-        """Every fixed column in flatten's order (properties, resource_type, link columns), then aliases and
-        timestamps."""
+        """Every fixed column in flatten's order (properties, resource_type, link columns, multi-link columns), all
+        in one dict display (each value computed in place: no store per column); then aliases, and the timestamps
+        an alias may have filled."""
         shape, display = self.shape, []
+        late_timestamps = [name for name in shape.datetime_properties if name in shape.aliases]
         for name in (*shape._property_keys, "_type"):  # noqa: SLF001 - the shape's own column order
             attr = self.key(name)
             column = "resource_type" if name == "_type" else name
-            display.append(f"{self.const(column)}: {_value('e.' + attr) if attr else 'None'}")
-        for _, id_column, title_column, _ in shape._link_columns:  # noqa: SLF001
-            display += [f"{self.const(id_column)}: None", f"{self.const(title_column)}: None"]
-        display += [f"{self.const(column)}: None" for _, column in shape._multi_columns]  # noqa: SLF001
+            value = f"e.{attr}" if attr else "None"  # None if absent (see plain_keys)
+            if attr and name in shape.datetime_properties and name not in late_timestamps:
+                value = f"dtv({value})"
+            display.append(f"{self.const(column)}: {value}")
+        for n, (name, id_column, title_column, as_string) in enumerate(shape._link_columns):  # noqa: SLF001
+            if name not in self.layout.links:
+                display += [f"{self.const(id_column)}: None", f"{self.const(title_column)}: None"]
+                continue
+            # the id: the href's last segment (as a number unless as_string), None without a usable href
+            link, ident = f"l{n}", f"i{n}"
+            usable = f"type({link} := {self.link(name)}) is LINK and (h := {link}.a0) and h != UNDISCLOSED"
+            last = "(j if (j := IDS.get(h, ID)) is not ID else ID(h))"  # link_id, remembered per href
+            if as_string:
+                last = "h.rstrip('/').rsplit('/', 1)[-1]"
+            display += [
+                f"{self.const(id_column)}: ({ident} := ({last} if {usable} else None))",
+                f"{self.const(title_column)}: ({_value(link + '.a1')} if {ident} is not None else None)",
+            ]
+        for name, column in shape._multi_columns:  # noqa: SLF001
+            value = f"multi({self.link(name)})" if name in self.layout.links else "None"
+            display.append(f"{self.const(column)}: {value}")
         self.lines.append("    r = {" + ", ".join(display) + "}")
         for name, others in shape.aliases.items():
             column = self.const(name)
             for attr in filter(None, map(self.key, others)):  # the first other spelling with a value
                 self.lines.append(f"    if r[{column}] is None and (x := e.{attr}) is not UNSET: r[{column}] = x")
-        for name in shape.datetime_properties:
+        for name in late_timestamps:
             self.lines.append(f"    r[{self.const(name)}] = dtv(r[{self.const(name)}])")
-
-    def link_columns(self) -> None:
-        """Declared links and multi-links (those the layout has never seen keep their None)."""
-        for name, id_column, title_column, as_string in self.shape._link_columns:  # noqa: SLF001
-            if name in self.layout.links:
-                self.lines += [
-                    f"    l = {self.link(name)}",
-                    "    if type(l) is LINK and (h := l.a0) and h != UNDISCLOSED:",
-                    "        i = h.rstrip('/').rsplit('/', 1)[-1]" if as_string else "        i = IDS.get(h, ID)",
-                    *(() if as_string else ("        if i is ID: i = ID(h)",)),
-                    f"        r[{self.const(id_column)}] = i",
-                    f"        if i is not None: r[{self.const(title_column)}] = {_value('l.a1')}",
-                ]
-        for name, column in self.shape._multi_columns:  # noqa: SLF001
-            if name in self.layout.links:
-                self.lines.append(f"    r[{self.const(column)}] = multi({self.link(name)})")
 
     def custom_fields(self) -> None:
         """customFieldN / customCommentN values, then customFieldN links, each in the order of their names."""
@@ -299,16 +309,20 @@ class _FlatSource:
     def unmapped(self) -> None:
         """What no column declares, as the shape's _unmapped gathers it (only what the element holds)."""
         shape, custom = self.shape, self.shape.custom_fields
-        self.lines += ["    extra = {}", "    extra_links = {}"]
+        gather = []
         for name in self.keys:
             if name not in shape.declared_keys and not (custom and CUSTOM_KEY.match(name)):
-                self.lines.append(f"    if (x := e.{self.key(name)}) is not UNSET: extra[{self.const(name)}] = x")
+                gather.append(f"    if (x := e.{self.key(name)}) is not UNSET: extra[{self.const(name)}] = x")
         for name in self.link_names:
             if name in shape.declared_links or name in self.raw_links or (custom and CUSTOM_FIELD.match(name)):
                 continue
-            self.lines.append(
+            gather.append(
                 f"    if (x := {self.link(name)}) is not UNSET: extra_links[{self.const(name)}] = link_dict(x)"
             )
+        if not gather:  # the layout holds nothing undeclared
+            self.lines.append(f"    r[{self.const(UNMAPPED)}] = None")
+            return
+        self.lines += ["    extra = {}", "    extra_links = {}", *gather]
         self.lines.append(
             f"    r[{self.const(UNMAPPED)}] = unmapped(extra, extra_links) if extra or extra_links else None"
         )
@@ -348,8 +362,7 @@ def _multi(link_type: type, ident: t.Callable[[t.Any], int | None]) -> t.Callabl
             items = [items]
         elif type(items) is not list:
             return None
-        ids = (ident(item.a0) for item in items)
-        return [i for i in ids if isinstance(i, int)]
+        return [i for item in items if isinstance(i := ident(item.a0), int)]
 
     return multi
 

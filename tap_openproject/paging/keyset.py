@@ -157,8 +157,9 @@ class UpdatedAtKeyset:
                     params = self._params(pager, query, lower, upper)
                     if ahead:
                         following_page = pager.ahead(query, params)
-                yield from _unseen(query.flat(page.elements), seen, key)
-                if page.is_last:
+                last = page.is_last
+                yield from _unseen(query.consume(page), seen, key)
+                if last:
                     return
                 seen = {i: v for i, v in seen.items() if v.startswith(lower)}  # only the restart second comes again
                 page, following_page = pager.page(query, params, following_page), None
@@ -177,8 +178,9 @@ class UpdatedAtKeyset:
             offset = 1
             while True:
                 page = pager.page(query, self._params(pager, query, lower, upper, offset))
-                yield from _unseen(query.flat(page.elements), seen, key)
-                if page.is_last:
+                last = page.is_last
+                yield from _unseen(query.consume(page), seen, key)
+                if last:
                     break
                 offset += 1
             if attempt and len(seen) == before:

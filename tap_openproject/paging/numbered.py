@@ -25,7 +25,7 @@ class NumberedPages:
     def records(self, pager: Pager, query: Query) -> Iterator[Record]:
         """The collection's records, flattened."""
         page = pager.first(query, query.params(pager.page_size))
-        yield from query.flat(page.elements)
+        yield from query.consume(page)
         if page.is_last:
             return
         offset = 1
@@ -34,7 +34,7 @@ class NumberedPages:
 
             def fetch(number: int) -> tuple[list[Record], Page]:
                 fetched = pager.page(query, query.params(pager.page_size, offset=number))
-                return query.flat(fetched.elements), fetched
+                return list(query.consume(fetched)), fetched
 
             for records, fetched in pager.ordered(fetch, range(2, last + 1), pager.page_depth):
                 yield from records
@@ -43,4 +43,4 @@ class NumberedPages:
         while not page.is_last:  # sequential, or the collection grew while we read it
             offset += 1
             page = pager.page(query, query.params(pager.page_size, offset=offset))
-            yield from query.flat(page.elements)
+            yield from query.consume(page)

@@ -193,6 +193,18 @@ class Query:
         """Flatten a page's elements (on a worker: a page waiting for its turn holds flat records)."""
         return [self.flatten(e) for e in elements]
 
+    def consume(self, page: Page) -> Iterator[Record]:
+        """A page's records, flattened one at a time as they are taken, each element let go as soon as it is
+        flattened: its objects are freed while still in the cache, and memory holds one record, not a page of
+        them (a fifth of the cost of a work package; bench: record_path). The page has no elements afterwards
+        (its length, and so `is_last`, stay as they were)."""
+        elements, flatten = page.elements, self.flatten
+        for index in range(len(elements)):
+            element, elements[index] = elements[index], None
+            record = flatten(element)
+            del element
+            yield record
+
 
 class Reader(t.Protocol):
     """How a stream's collection is read: a stream declares one (page numbers, keyset, per-project routes)."""
