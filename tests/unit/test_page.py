@@ -6,7 +6,7 @@ import pytest
 
 from tap_openproject.errors import SyncError
 from tap_openproject.paging import Page
-from tap_openproject.paging.page import Pager, require_keys
+from tap_openproject.paging.page import Pager, Query, require_keys
 
 
 def page(count: int, *, total: int | None, page_size: int | None, offset: int = 1) -> Page:
@@ -130,3 +130,18 @@ def test_windows_hold_four_pages_across_the_requests_in_flight():
     assert pager(8).window_span(1000, depth=2) == 2000  # two pages each: half the probes
     assert pager(8).window_span(1000, depth=8) == 500
     assert pager(8).window_span(1, depth=8) == 1
+
+
+def test_a_consumed_page_lets_each_element_go_once_it_is_flattened():
+    """Sequential readers take a page's records one at a time: each element is released as soon as its record is
+    made, so a page's objects are freed as they are used, not held until its last record (README, Performance)."""
+    page = Page(elements=[{"id": 1}, {"id": 2}, {"id": 3}], total=3, page_size=3, offset=1)
+    query = Query(label="statuses", path="/statuses", flatten=lambda element: {"id": element["id"], "flat": True})
+
+    records = query.consume(page)
+
+    assert next(records) == {"id": 1, "flat": True}
+    assert page.elements == [None, {"id": 2}, {"id": 3}]
+    assert list(records) == [{"id": 2, "flat": True}, {"id": 3, "flat": True}]
+    assert page.elements == [None, None, None]
+    assert not page.is_last  # a full page: its length still says so after it was consumed
