@@ -86,19 +86,22 @@ class DeliveredWindow:
 @dataclass
 class Boundary:
     """Which versions were read within the latest second seen (the read side, within one run): windows and
-    keyset pages overlap by one second, and those records must come once."""
+    keyset pages overlap by one second, and those records must come once. It keeps the records of that second
+    (by id) and compares versions only when an id comes again within it, which most never do."""
 
     second: str
-    records: dict[str, str]
+    records: dict[t.Any, Record]
 
-    def seen(self, at_second: str, record_id: str, version: str) -> bool:
+    def seen(self, record: Record, key: str) -> bool:
         """True if this version was read already; otherwise remember it (when in the latest second)."""
+        at_second = second(record[key] or "")
         if at_second == self.second:
-            if self.records.get(record_id) == version:
+            earlier = self.records.get(record["id"])
+            if earlier is not None and version_of(earlier, key) == version_of(record, key):
                 return True
-            self.records[record_id] = version
+            self.records[record["id"]] = record
         elif at_second > self.second:
-            self.second, self.records = at_second, {record_id: version}
+            self.second, self.records = at_second, {record["id"]: record}
         return False
 
 
@@ -135,10 +138,9 @@ class BookmarkPolicy:
 
         def fresh(records: Iterable[Record]) -> Iterator[Record]:
             for record in records:
-                record_id, version = str(record["id"]), version_of(record, key)
-                if delivered and delivered.get(record_id) == version:
+                if delivered and delivered.get(str(record["id"])) == version_of(record, key):
                     continue
-                if not overlap.seen(second(record[key] or ""), record_id, version):
+                if not overlap.seen(record, key):
                     yield record
 
         return fresh

@@ -68,8 +68,8 @@ def test_a_record_edited_twice_within_the_bookmarks_second_comes_in_its_latest_v
     """The boundary remembers versions (updatedAt and lockVersion), not ids. With (0, 0) the two saves differ only
     in lockVersion, as on a server that renders whole seconds.
 
-    Breaks: Boundary.seen comparing ids (`record_id in self.records`); version_of without the lockVersion (the
-    second case).
+    Breaks: version_of without the lockVersion (the second case). Boundary.seen comparing ids instead of versions
+    breaks tests/unit/test_bookmarks.py::test_fresh_tells_versions_apart_within_a_second_not_ids.
     """
     newest = max(row.updated_at for row in op.store.rows.values())
     bookmark_second = (newest + dt.timedelta(seconds=10)).replace(microsecond=0)

@@ -47,6 +47,26 @@ def _unseen(records: Iterable[Record], seen: dict[t.Any, str], key: str) -> Iter
             yield record
 
 
+def _past_overlap(
+    records: Iterable[Record], seen: dict[t.Any, str], start: str, restart: str | None, key: str
+) -> t.Generator[Record, None, dict[t.Any, str]]:
+    """A keyset page's records without those the page before yielded: only records of the second the page starts
+    at (`start`, where the page before ended) can have been, and `seen` holds that second's versions. Returns the
+    versions of `restart`'s second (where the next page starts), for the next page."""
+    kept: dict[t.Any, str] = {}
+    for record in records:
+        at_second = (record.get(key) or "")[:19]
+        if at_second in (start, restart):
+            version = f"{record.get(key) or ''}|{record.get('lockVersion', '')}"
+            ident = record.get("id")
+            if at_second == start and seen.get(ident) == version:
+                continue
+            if at_second == restart:
+                kept[ident] = version
+        yield record
+    return kept
+
+
 @dataclass(frozen=True)
 class UpdatedAtKeyset:
     """Records updated since the query's lower bound, in (updatedAt, id) order, each version once.
@@ -152,16 +172,15 @@ class UpdatedAtKeyset:
                     seen = {i: v for i, v in seen.items() if v.startswith(lower)}
                     page = pager.page(query, self._params(pager, query, lower, upper))
                     continue
-                if not page.is_last:
-                    lower = second(timestamp(page.elements[-1], key))
+                start, restart, last = lower, None, page.is_last
+                if not last:
+                    restart = lower = second(timestamp(page.elements[-1], key))
                     params = self._params(pager, query, lower, upper)
                     if ahead:
                         following_page = pager.ahead(query, params)
-                last = page.is_last
-                yield from _unseen(query.consume(page), seen, key)
+                seen = yield from _past_overlap(query.consume(page), seen, start, restart, key)
                 if last:
                     return
-                seen = {i: v for i, v in seen.items() if v.startswith(lower)}  # only the restart second comes again
                 page, following_page = pager.page(query, params, following_page), None
         finally:
             if following_page is not None:

@@ -64,6 +64,22 @@ def test_the_window_keeps_the_versions_of_the_last_lookback_seconds():
     }
 
 
+def test_fresh_tells_versions_apart_within_a_second_not_ids():
+    """A record saved twice within one second comes in both versions; a version read again (pages and windows
+    overlap by a second) comes once. Breaks: the overlap comparing ids instead of versions."""
+    fresh = BookmarkPolicy(KEY, CAP, lookback_seconds=300).fresh({})
+    reads = [
+        record(1, "2025-01-01T10:00:00.100Z", lock=1),
+        record(2, "2025-01-01T10:00:00.500Z"),
+        record(1, "2025-01-01T10:00:00.900Z", lock=2),  # saved again within the second
+        record(1, "2025-01-01T10:00:00.900Z", lock=2),  # read again: the next page starts at this second
+        record(2, "2025-01-01T10:00:00.500Z"),
+        record(1, "2025-01-01T10:00:01.000Z", lock=3),  # the next second
+        record(1, "2025-01-01T10:00:01.000Z", lock=3),
+    ]
+    assert [(r["id"], r["lockVersion"]) for r in fresh(reads)] == [(1, 1), (2, 0), (1, 2), (1, 3)]
+
+
 def test_the_window_is_bounded_and_forgets_the_oldest_first(monkeypatch):
     monkeypatch.setattr(bookmarks, "MAX_DELIVERED", 3)
     policy, state = BookmarkPolicy(KEY, CAP, lookback_seconds=3600), {}

@@ -145,3 +145,26 @@ def test_a_consumed_page_lets_each_element_go_once_it_is_flattened():
     assert list(records) == [{"id": 2, "flat": True}, {"id": 3, "flat": True}]
     assert page.elements == [None, None, None]
     assert not page.is_last  # a full page: its length still says so after it was consumed
+
+
+def test_a_keyset_page_drops_what_the_page_before_yielded_and_keeps_its_last_second():
+    """A keyset page starts at the second the page before ended in: only records of that second can come again
+    (the versions the page before kept), and the page keeps the versions of its own last second for the next."""
+    from tap_openproject.paging.keyset import _past_overlap
+
+    def wp(ident: int, at: str, lock: int = 0) -> dict:
+        return {"id": ident, "updatedAt": f"2025-01-01T{at}.000Z", "lockVersion": lock}
+
+    seen = {7: "2025-01-01T10:00:00.000Z|0", 8: "2025-01-01T10:00:00.000Z|0"}
+    page = [wp(7, "10:00:00"), wp(8, "10:00:00", lock=1), wp(9, "10:00:01"), wp(10, "10:00:02"), wp(11, "10:00:02")]
+
+    reading = _past_overlap(iter(page), seen, "2025-01-01T10:00:00", "2025-01-01T10:00:02", "updatedAt")
+    delivered = []
+    try:
+        while True:
+            delivered.append(next(reading)["id"])
+    except StopIteration as done:
+        kept = done.value
+
+    assert delivered == [8, 9, 10, 11]  # 7 came in the page before; 8 is a new version (saved again)
+    assert kept == {10: "2025-01-01T10:00:02.000Z|0", 11: "2025-01-01T10:00:02.000Z|0"}
