@@ -213,3 +213,17 @@ def test_answers_are_decoded_by_the_thread_that_asked_for_them(op):
 
     assert decoded_by == [threading.main_thread(), threading.main_thread(), worker]
     assert len([r for r in op.requests if r.path == "/api/v3/statuses"]) == 3
+
+
+def test_a_page_carries_how_long_the_server_took_to_answer_it(make_double):
+    """Pager.depth_for judges the server by the first page's time to its headers (requests' `elapsed`), not by
+    the time the tap then spends reading and decoding it."""
+    op = make_double(work_packages=30, latency_ms=120)
+    config = config_for(op, page_size=10, max_concurrency=1)
+    tap = TapOpenProject(config=config, catalog=catalog_for(config, ["statuses"]), clock=FakeClock())
+    pager = tap.run_context.pager
+
+    page = pager.read("work_packages", "/work_packages", {"pageSize": 10, "offset": 1, "filters": "[]"})
+
+    assert len(page.elements) == 10
+    assert 0.12 <= page.server_s < 30
