@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -91,36 +92,31 @@ def client_for(url: str, max_retries: int = 2) -> OpenProjectClient:
     )
 
 
+def get_statuses(url: str, max_retries: int = 2) -> t.Any:
+    """One GET of /statuses with a fresh client (closed afterwards): its answer, or the error it raised."""
+    client = client_for(url, max_retries)
+    try:
+        return client.get("/statuses", label="statuses")
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("mode", ["plain", "gzip", "chunked", "gzip+chunked"])
 def test_every_encoding_of_an_answer_decodes_to_the_same_page(server, mode):
     Answers.modes = [mode]
-    client = client_for(server)
-    try:
-        answer = client.get("/statuses", label="statuses")
-    finally:
-        client.close()
-    assert answer.body == PAGE
+    assert get_statuses(server).body == PAGE
     assert Answers.served == [mode]
 
 
 @pytest.mark.parametrize("mode", ["broken gzip", "cut chunked"])
 def test_a_body_that_breaks_off_or_does_not_decompress_is_retried(server, mode):
     Answers.modes = [mode]
-    client = client_for(server)
-    try:
-        answer = client.get("/statuses", label="statuses")
-    finally:
-        client.close()
-    assert answer.body == PAGE
+    assert get_statuses(server).body == PAGE
     assert Answers.served == [mode, "plain"]
 
 
 def test_a_body_that_keeps_breaking_off_fails_after_the_retries(server):
     Answers.modes = ["cut chunked"] * 3
-    client = client_for(server, max_retries=2)
-    try:
-        with pytest.raises(SyncError, match=r"GET /api/v3/statuses failed after 3 attempts: response body cut off"):
-            client.get("/statuses", label="statuses")
-    finally:
-        client.close()
+    with pytest.raises(SyncError, match=r"GET /api/v3/statuses failed after 3 attempts: response body cut off"):
+        get_statuses(server, max_retries=2)
     assert Answers.served == ["cut chunked"] * 3

@@ -108,7 +108,7 @@ class OpenProjectClient:
         self._timeout = (timeout, timeout)
         # What requests' own Session.request would take from the environment (REQUESTS_CA_BUNDLE, proxies and
         # NO_PROXY): Session.send alone ignores it. One host, so once per run.
-        # Answers are read by _transfer itself (stream), in large chunks.
+        # Answers are read by _transfer itself (stream), each body in one read.
         self._send_options: dict[str, t.Any] = {
             **self.session.merge_environment_settings(api_root, {}, None, None, None),
             "stream": True,
@@ -207,8 +207,8 @@ class OpenProjectClient:
         self, request: requests.PreparedRequest, decode: Decode | None = None, sent: Future[Transfer] | None = None
     ) -> ApiResponse | Failure:
         """One attempt: the transfer (sent ahead, or on the foreground thread for the main thread), then the
-        answer decoded on the calling thread. A page is decoded where its records are made: decoded on another
-        core, its objects cost the main thread about a fifth more to flatten and free (bench: record_path)."""
+        answer decoded on the calling thread. A page is decoded where its records are made: objects decoded on
+        another core cost the main thread more to flatten and free than the decoding itself (bench: record_path)."""
         if sent is not None:
             transfer = INTERRUPT.result(sent)
         elif threading.current_thread() is threading.main_thread():
