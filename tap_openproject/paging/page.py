@@ -198,7 +198,8 @@ class Query:
         flattened: its objects are freed while still in the cache, and memory holds one record, not a page of
         them (a fifth of the cost of a work package; bench: record_path). The page has no elements afterwards
         (its length, and so `is_last`, stay as they were)."""
-        elements, flatten = page.elements, self.flatten
+        elements: list[t.Any] = page.elements  # each taken element becomes None
+        flatten = self.flatten
         for index in range(len(elements)):
             element, elements[index] = elements[index], None
             record = flatten(element)
