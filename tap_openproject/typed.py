@@ -139,6 +139,7 @@ def build_page_type(shape: RecordShape, layout: Layout) -> type:
     )
     fields: list[tuple[str, t.Any, t.Any]] = []
     attrs: dict[str, str] = {}
+    plain = plain_keys(shape)
     for i, key in enumerate(layout.keys):
         attrs[key] = f"f{i}"
         if key == "_links":
@@ -146,7 +147,7 @@ def build_page_type(shape: RecordShape, layout: Layout) -> type:
         elif key == "_embedded":
             fields.append((f"f{i}", msgspec.Raw, UNSET))  # linked resources repeated: never a column
         else:
-            fields.append((f"f{i}", t.Any, None if key in plain_keys(shape) else UNSET))
+            fields.append((f"f{i}", t.Any, None if key in plain else UNSET))
     namespace = {"_attr_of": attrs, "flat": flat_function(shape, layout, link_type, links_type, raw_links)}
     element_type = msgspec.defstruct(
         "Element",

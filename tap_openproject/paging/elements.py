@@ -17,7 +17,8 @@ class TypedElement(msgspec.Struct, forbid_unknown_fields=True):
     _attr_of: ClassVar[dict[str, str]] = {}
 
     def get(self, key: str, default: t.Any = None) -> t.Any:
-        """The value of an element key, as dict.get would give it (an absent key is UNSET inside)."""
+        """The value of an element key, as dict.get would give it. An absent key is UNSET inside, except a plain
+        column's key (typed.plain_keys), whose field defaults to None: for those, absent reads as None."""
         attr = self._attr_of.get(key)
         value = UNSET if attr is None else getattr(self, attr)
         return default if value is UNSET else value
